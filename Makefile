@@ -1,0 +1,45 @@
+# Every target accepts CONTENT=dir OUT=dir.
+CONTENT ?= content
+OUT ?= build
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+GEN := $(BIN)/python -m generator
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: deck pdf html all check ids test golden bench clean setup sysdeps
+
+deck: $(STAMP)
+	$(GEN) build --only deck --content $(CONTENT) --out $(OUT)
+
+check: $(STAMP)
+	$(GEN) check --content $(CONTENT) --out $(OUT)
+
+ids: $(STAMP)
+	$(GEN) ids --content $(CONTENT)
+
+test: $(STAMP) sysdeps
+	$(BIN)/python -m pytest -q
+
+# Regenerate the golden files of the emitter tests after an intended change.
+golden: $(STAMP)
+	GOLDEN_UPDATE=1 $(BIN)/python -m pytest -q tests -k golden
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench.py --content $(CONTENT)
+
+setup: $(STAMP) sysdeps
+
+# The virtual environment, with the package and its test dependencies.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+# System packages (fonts, Chromium) and npm assets; see scripts/sysdeps.sh.
+sysdeps:
+	@scripts/sysdeps.sh
+
+clean:
+	rm -rf $(OUT)

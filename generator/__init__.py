@@ -1,0 +1,2 @@
+"""Study-material generator: Markdown notes → Anki deck, PDF study guide, HTML cheat sheet."""
+__version__ = "0.1.0"

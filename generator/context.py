@@ -1,0 +1,71 @@
+"""What the stages after parsing hand to the emitters, plus small file helpers."""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .model import Formula, PlotBlock
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """A drawn ``plot`` block."""
+
+    number: int
+    caption: str
+    alt: str
+    svg: Path | None
+    png: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class FormulaStatus:
+    status: str
+    """"verified", "definition", "not-checkable" or "failed"."""
+    detail: str = ""
+
+
+@dataclass
+class BuildContext:
+    """Read-only results of the verify and draw stages, and build options."""
+
+    deck_name: str = "deck"
+    paper: str = "A4"
+    figures: Mapping[PlotBlock, Figure] = field(default_factory=dict)
+    formulas: Mapping[Formula, FormulaStatus] = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)
+
+    def figure(self, plot: PlotBlock) -> Figure | None:
+        return self.figures.get(plot)
+
+    def formula(self, f: Formula) -> FormulaStatus | None:
+        return self.formulas.get(f)
+
+    def report(self, **values) -> None:
+        self.stats.update(values)
+
+
+def display_path(path: Path) -> str:
+    """A path as users should see it: relative to the working directory when possible."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def write_atomic(target: Path, write: Callable[[Path], object]) -> None:
+    """Write through a temporary file in the same folder, then rename over the target."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        write(tmp_path)
+        os.chmod(tmp_path, 0o644)
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()

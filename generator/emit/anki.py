@@ -1,0 +1,205 @@
+"""Content model → one .apkg (the only module that imports genanki).
+
+Anki matches an imported note to an existing one by GUID and updates it only when the
+note type id and schema are unchanged and the incoming ``mod`` is newer. So: GUIDs come
+from note ids, note types have fixed ids and a frozen schema, and each note's ``mod`` is
+read from a lock file that advances it only when the note's content changed.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import genanki
+
+from ..context import BuildContext, display_path, write_atomic
+from ..model import CheckBlock, Document, Formula, Image, Note, PlotBlock, fill
+
+NAMESPACE = "dl-study-generator"
+LOCK_NAME = "deck.lock.json"
+BASIC_MODEL_ID = 1842907731  # fixed forever: changing it forks the note type in every collection
+CLOZE_MODEL_ID = 1842907732
+# Frozen schemas. Adding or renaming a field or template makes Anki import a copy of the
+# note type and skip every update, so these lists must never change.
+BASIC_FIELDS = ["Front", "Back", "Extra", "Source", "Id"]
+CLOZE_FIELDS = ["Text", "Title", "Extra", "Source", "Id"]
+
+_CSS = Path(__file__).resolve().parent.parent.parent / "templates" / "anki.css"
+
+
+def _model_css() -> str:
+    from ..highlight import css
+    return (_CSS.read_text(encoding="utf-8") + "\n" + css(scope=".card .highlight") + "\n"
+            + css(dark=True, scope=".nightMode .highlight") + "\n" + css(dark=True, scope=".night_mode .highlight"))
+
+
+def _models(css: str) -> tuple[genanki.Model, genanki.Model]:
+    source = '<div class="source">{{Source}}</div>'
+    extra = '{{#Extra}}<div class="extra">{{Extra}}</div>{{/Extra}}'
+    basic = genanki.Model(
+        BASIC_MODEL_ID, "DL Study · Basic",
+        fields=[{"name": n} for n in BASIC_FIELDS],
+        templates=[{
+            "name": "Card 1",
+            "qfmt": '<div class="question">{{Front}}</div>',
+            "afmt": '<div class="question">{{Front}}</div>\n<hr id=answer>\n'
+                    f'<div class="answer">{{{{Back}}}}</div>\n{extra}\n{source}',
+        }],
+        css=css, sort_field_index=0)
+    cloze = genanki.Model(
+        CLOZE_MODEL_ID, "DL Study · Cloze",
+        fields=[{"name": n} for n in CLOZE_FIELDS],
+        templates=[{
+            "name": "Cloze",
+            "qfmt": '{{#Title}}<div class="title">{{Title}}</div>{{/Title}}\n<div class="answer">{{cloze:Text}}</div>',
+            "afmt": '{{#Title}}<div class="title">{{Title}}</div>{{/Title}}\n<div class="answer">{{cloze:Text}}</div>\n'
+                    f'<hr id=answer>\n{extra}\n{source}',
+        }],
+        css=css, model_type=genanki.Model.CLOZE, sort_field_index=0)
+    return basic, cloze
+
+
+class _LockedNote(genanki.Note):
+    """A note whose ``mod`` comes from the lock file, not from the build time."""
+
+    def __init__(self, *args, mod: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.mod = mod
+
+    def write_to_db(self, cursor, timestamp, deck_id, id_gen):
+        super().write_to_db(cursor, self.mod, deck_id, id_gen)
+
+
+def guid(note_id: str) -> str:
+    return genanki.guid_for(NAMESPACE, note_id)
+
+
+def deck_id(name: str) -> int:
+    return (1 << 30) + int(hashlib.sha1(name.encode()).hexdigest()[:8], 16) % (1 << 30)
+
+
+def _tex(f: Formula, cloze: bool) -> str:
+    tex = " ".join(f.tex.split())  # a newline inside MathJax breaks it on some clients
+    if cloze:
+        while "}}" in tex:
+            tex = tex.replace("}}", "} }")
+        while "::" in tex:
+            tex = tex.replace("::", ": :")
+    tex = html.escape(tex, quote=False)
+    return f"\\[{tex}\\]" if f.display else f"\\({tex}\\)"
+
+
+_CARD_LINK_RE = re.compile(r'<a href="#([^"]*)">(.*?)</a>', re.S)
+
+
+@dataclass
+class _Media:
+    files: dict[str, Path]
+
+    def add(self, path: Path) -> str:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        name = f"dl-{digest}{path.suffix.lower()}"
+        self.files[name] = path
+        return name
+
+
+def _field(frag, ctx: BuildContext, media: _Media, cloze: bool) -> str:
+    if frag is None:
+        return ""
+
+    def image(img: Image) -> str:
+        return f'<img src="{media.add(img.path)}" alt="{html.escape(img.alt)}">'
+
+    def plot(p: PlotBlock) -> str:
+        fig = ctx.figure(p)
+        if fig is None or fig.png is None:
+            return ""
+        cap = f'<div class="caption">{html.escape(fig.caption)}</div>' if fig.caption else ""
+        return f'<div class="figure"><img src="{media.add(fig.png)}" alt="{html.escape(fig.alt)}">{cap}</div>'
+
+    def check(c: CheckBlock) -> str:
+        return ""  # cards stay clean: verification shows in the PDF and the cheat sheet
+
+    out = fill(frag, formula=lambda f: _tex(f, cloze), plot=plot, check=check, image=image)
+    out = out.replace('<div class="check"></div>\n', "").replace('<div class="plot"></div>\n', "")
+    return _CARD_LINK_RE.sub(r'<span class="ref" data-ref="\1">\2</span>', out).strip()
+
+
+def note_fields(note: Note, ctx: BuildContext, media: _Media) -> list[str]:
+    source = html.escape(display_path(note.loc.path)) + f":{note.loc.line}"
+    question = _field(note.question, ctx, media, note.cloze)
+    extra = _field(note.details, ctx, media, note.cloze)
+    if note.cloze:
+        return [_field(note.answer, ctx, media, True), question, extra, source, note.id]
+    return [question, _field(note.answer, ctx, media, False), extra, source, note.id]
+
+
+def _load_lock(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and data.get("version") == 1:
+            return data
+    except (OSError, ValueError):
+        pass
+    return {"version": 1, "models": {}, "notes": {}}
+
+
+def _stamp(entries: dict, key: str, digest: str, now: int) -> int:
+    old = entries.get(key)
+    if old and old.get("hash") == digest:
+        return int(old["mod"])
+    mod = max(now, int(old["mod"]) + 1) if old else now
+    entries[key] = {"hash": digest, "mod": mod}
+    return mod
+
+
+def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
+    lock_path = doc.root / LOCK_NAME
+    lock = _load_lock(lock_path)
+    now = int(time.time())
+    css = _model_css()
+    basic, cloze = _models(css)
+    model_mods = []
+    for m in (basic, cloze):
+        digest = hashlib.sha256(json.dumps([m.name, m.fields, m.templates, m.css]).encode()).hexdigest()
+        model_mods.append(_stamp(lock["models"], str(m.model_id), digest, now))
+    media = _Media({})
+    decks: dict[str, genanki.Deck] = {}
+    mods = list(model_mods)
+    seen = set()
+    for note in doc.notes:
+        fields = note_fields(note, ctx, media)
+        model = cloze if note.cloze else basic
+        tags = sorted(set(note.tags))
+        digest = hashlib.sha256(json.dumps([model.model_id, fields, tags]).encode()).hexdigest()
+        mod = _stamp(lock["notes"], note.id, digest, now)
+        mods.append(mod)
+        seen.add(note.id)
+        deck = decks.setdefault(note.deck, genanki.Deck(deck_id(note.deck), note.deck))
+        deck.add_note(_LockedNote(model=model, fields=fields, tags=tags, guid=guid(note.id), mod=mod))
+    removed = sorted(set(lock["notes"]) - seen)
+    for key in removed:
+        del lock["notes"][key]
+    package = genanki.Package(list(decks.values()), media_files=[str(p) for p in media.files.values()])
+    # genanki stores media under their own basenames: give it files named as the fields say.
+    staging = out / ".cache" / "anki-media"
+    staging.mkdir(parents=True, exist_ok=True)
+    files = []
+    for name, src in sorted(media.files.items()):
+        dst = staging / name
+        if not dst.exists():
+            dst.write_bytes(src.read_bytes())
+        files.append(str(dst))
+    package.media_files = files
+    target = out / f"{ctx.deck_name}.apkg"
+    write_atomic(target, lambda tmp: package.write_to_file(str(tmp), timestamp=max(mods, default=now)))
+    new_lock = json.dumps(lock, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    if not lock_path.exists() or lock_path.read_text(encoding="utf-8") != new_lock:
+        write_atomic(lock_path, lambda tmp: tmp.write_text(new_lock, encoding="utf-8"))
+    ctx.report(notes=sum(1 for _ in doc.notes), media=len(media.files), removed=removed)
+    return [target]

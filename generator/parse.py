@@ -1,0 +1,414 @@
+"""Content files → content model. The only module that imports markdown_it."""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote
+
+import nh3
+import yaml
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.token import Token
+from mdit_py_plugins.attrs import attrs_plugin
+from mdit_py_plugins.container import container_plugin
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+from . import highlight
+from .location import Diagnostics, SourceLocation
+from .model import (Chapter, CheckBlock, CodeBlock, Document, Formula, Fragment, Image, Link, Note,
+                    PlotBlock, SourceFile, marker)
+
+ID_RE = re.compile(r"[A-Za-z0-9._-]+")
+HEADING_ID_RE = re.compile(r"\s*\{#([^}\s]*)\}\s*$")
+CLOZE_RE = re.compile(r"\{\{c\d+::")
+FRONT_KEYS = {"deck": str, "tags": list, "title": str, "order": int}
+
+_TAGS = set(nh3.ALLOWED_TAGS) | {"details", "summary", "mark", "kbd", "figure", "figcaption"}
+_ATTRS = {"*": {"class", "id", "title", "lang"}, "a": {"href"}, "td": {"align", "style"},
+          "th": {"align", "style"}, "ol": {"start"}}
+_ALIGN_STYLE = {"text-align"}
+
+
+def sanitise(html: str) -> str:
+    """Keep ordinary formatting; drop scripts, event handlers and javascript: links."""
+    return nh3.clean(html, tags=_TAGS, attributes=_ATTRS, link_rel=None,
+                     url_schemes={"http", "https", "mailto"},
+                     filter_style_properties=_ALIGN_STYLE)
+
+
+def _heading_ids(state) -> None:
+    """Core rule: strip a trailing ``{#id}`` from heading text before inline parsing."""
+    tokens = state.tokens
+    for i, tok in enumerate(tokens):
+        if tok.type != "heading_open" or i + 1 >= len(tokens):
+            continue
+        inline = tokens[i + 1]
+        m = HEADING_ID_RE.search(inline.content)
+        if m:
+            tok.meta["id"] = m.group(1)
+            inline.content = inline.content[: m.start()]
+
+
+def _math_positions(state) -> None:
+    """Core rule: give inline math tokens a (line offset, column) inside their paragraph."""
+    for tok in state.tokens:
+        if tok.type != "inline" or not tok.children or tok.map is None:
+            continue
+        src, pos = tok.content, 0
+        for child in tok.children:
+            if child.type in ("math_inline", "math_inline_double"):
+                delim = "$$" if child.type == "math_inline_double" else "$"
+                found = src.find(delim + child.content, pos)
+                if found < 0:
+                    found = pos
+                line_start = src.rfind("\n", 0, found) + 1
+                child.meta["pos"] = (src.count("\n", 0, found), found - line_start)
+                pos = found + len(child.content) + 2 * len(delim)
+
+
+def make_parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": True, "typographer": False})
+    md.enable(["table", "strikethrough"])
+    dollarmath_plugin(md, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True)
+    container_plugin(md, "details")
+    attrs_plugin(md, spans=True)
+    md.core.ruler.after("block", "heading_ids", _heading_ids)
+    md.core.ruler.push("math_positions", _math_positions)
+    for name, rule in _RULES.items():
+        md.add_render_rule(name, rule)
+    return md
+
+
+@dataclass
+class _Collect:
+    """Per-fragment render environment: what the placeholders stand for."""
+
+    path: Path
+    file_dir: Path
+    root: Path
+    diags: Diagnostics
+    source_lines: list[str]
+    formulas: list[Formula] = field(default_factory=list)
+    plots: list[PlotBlock] = field(default_factory=list)
+    checks: list[CheckBlock] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
+    code: list[CodeBlock] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    line: int = 1
+    """Line of the block being rendered (for tokens without a map)."""
+
+    def loc(self, line: int, col: int = 0) -> SourceLocation:
+        return SourceLocation(self.path, line, col)
+
+
+def _env(env) -> _Collect:
+    return env["collect"]
+
+
+def _inline_math(self, tokens, idx, options, env) -> str:
+    c, tok = _env(env), tokens[idx]
+    dl, col = tok.meta.get("pos", (0, 0))
+    line = c.line + dl
+    text = c.source_lines[line - 1] if 0 < line <= len(c.source_lines) else ""
+    found = text.find("$" + tok.content)
+    col = found + 1 if found >= 0 else col + 1
+    c.formulas.append(Formula(tok.content.strip(), tok.type == "math_inline_double", c.loc(line, col)))
+    return marker("F", len(c.formulas) - 1)
+
+
+def _block_math(self, tokens, idx, options, env) -> str:
+    c, tok = _env(env), tokens[idx]
+    line = tok.map[0] + 1
+    text = c.source_lines[line - 1]
+    c.formulas.append(Formula(tok.content.strip(), True, c.loc(line, text.find("$$") + 1)))
+    return f'<div class="math-display">{marker("F", len(c.formulas) - 1)}</div>\n'
+
+
+def _fence(self, tokens, idx, options, env) -> str:
+    c, tok = _env(env), tokens[idx]
+    info = tok.info.strip().split()
+    lang = info[0] if info else ""
+    line = tok.map[0] + 1
+    if lang == "check":
+        lines = []
+        for i, raw in enumerate(tok.content.split("\n")):
+            stripped = raw.strip()
+            if stripped and not stripped.startswith("%"):
+                lines.append(Formula(stripped, True, c.loc(line + 1 + i, len(raw) - len(raw.lstrip()) + 1)))
+        if not lines:
+            c.diags.error(c.loc(line), "empty check block")
+        c.checks.append(CheckBlock(tuple(lines), c.loc(line)))
+        return f'<div class="check">{marker("C", len(c.checks) - 1)}</div>\n'
+    if lang == "plot":
+        c.plots.append(PlotBlock(tok.content, c.loc(line)))
+        return f'<div class="plot">{marker("P", len(c.plots) - 1)}</div>\n'
+    runnable = lang == "python" and "run" in info[1:]
+    c.code.append(CodeBlock(lang, tok.content, runnable, c.loc(line)))
+    return highlight.block(tok.content, lang)
+
+
+def _code_block(self, tokens, idx, options, env) -> str:
+    return highlight.block(tokens[idx].content, "")
+
+
+def _image(self, tokens, idx, options, env) -> str:
+    c, tok = _env(env), tokens[idx]
+    src = unquote(tok.attrGet("src") or "")
+    alt = self.renderInlineAsText(tok.children or [], options, env)
+    loc = c.loc(c.line)
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", src) or src.startswith("//"):
+        c.diags.error(loc, f"image '{src}' is not a file in the content folder (remote images are not allowed)")
+        return escapeHtml(alt)
+    if PurePosixPath(src).is_absolute():
+        c.diags.error(loc, f"image path '{src}' must be relative to the Markdown file")
+        return escapeHtml(alt)
+    path = (c.file_dir / src).resolve()
+    if not path.is_relative_to(c.root):
+        c.diags.error(loc, f"image path '{src}' leaves the content folder")
+        return escapeHtml(alt)
+    if not path.is_file():
+        c.diags.error(loc, f"image '{src}' not found")
+        return escapeHtml(alt)
+    c.images.append(Image(path, alt, loc))
+    return marker("I", len(c.images) - 1)
+
+
+def _link_open(self, tokens, idx, options, env) -> str:
+    c, tok = _env(env), tokens[idx]
+    href = tok.attrGet("href") or ""
+    if href.startswith("#") and len(href) > 1:
+        c.links.append(Link(href[1:], c.loc(c.line)))
+    return self.renderToken(tokens, idx, options, env)
+
+
+_RULES = {"math_inline": _inline_math, "math_inline_double": _inline_math, "math_block": _block_math,
+          "fence": _fence, "code_block": _code_block, "image": _image, "link_open": _link_open}
+
+
+class _Renderer:
+    """Renders token ranges of one file into Fragments."""
+
+    def __init__(self, md: MarkdownIt, path: Path, root: Path, lines: list[str], diags: Diagnostics):
+        self.md, self.path, self.root, self.lines, self.diags = md, path, root, lines, diags
+
+    def _collect(self) -> _Collect:
+        return _Collect(self.path, self.path.resolve().parent, self.root, self.diags, self.lines)
+
+    def _finish(self, c: _Collect, html: str, text: str) -> Fragment:
+        return Fragment(sanitise(html), tuple(c.formulas), tuple(c.plots), tuple(c.checks),
+                        tuple(c.images), tuple(c.code), tuple(c.links), text)
+
+    def blocks(self, tokens: list[Token]) -> Fragment:
+        c = self._collect()
+        env = {"collect": c}
+        parts = []
+        for tok in tokens:
+            if tok.map is not None:
+                c.line = tok.map[0] + 1
+            self._unclosed_math(tok, c)
+            if tok.type == "inline":
+                parts.append(self.md.renderer.renderInline(tok.children or [], self.md.options, env))
+            else:
+                parts.append(self.md.renderer.render([tok], self.md.options, env))
+        spans = [t.map for t in tokens if t.map is not None]
+        text = "\n".join(self.lines[spans[0][0]:spans[-1][1]]) if spans else ""
+        return self._finish(c, "".join(parts), text)
+
+    def inline(self, tok: Token) -> Fragment:
+        c = self._collect()
+        c.line = tok.map[0] + 1 if tok.map else 1
+        self._unclosed_math(tok, c)
+        html = self.md.renderer.renderInline(tok.children or [], self.md.options, {"collect": c})
+        return self._finish(c, html, tok.content)
+
+    def _unclosed_math(self, tok: Token, c: _Collect) -> None:
+        for child in tok.children or []:
+            if child.type == "text" and "$$" in child.content:
+                line = c.line
+                for i in range(tok.map[0] if tok.map else 0, tok.map[1] if tok.map else 0):
+                    if "$$" in self.lines[i]:
+                        line = i + 1
+                        break
+                col = self.lines[line - 1].find("$$") + 1 if line <= len(self.lines) else 0
+                self.diags.error(c.loc(line, max(col, 0)), "unbalanced '$$': display math is never closed")
+
+
+def _front_matter(text: str, path: Path, diags: Diagnostics) -> tuple[dict, str]:
+    """Split off YAML front matter; blank its lines so line numbers stay true."""
+    lines = text.split("\n")
+    if not lines or lines[0].rstrip() != "---":
+        diags.error(SourceLocation(path, 1), "missing YAML front matter (a '---' block with at least 'deck:')")
+        return {}, text
+    end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
+    if end is None:
+        diags.error(SourceLocation(path, 1), "front matter is not closed by '---'")
+        return {}, text
+    body = "\n" * end + "\n" + "\n".join(lines[end + 1:])
+    try:
+        data = yaml.safe_load("\n".join(lines[1:end])) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        problem = getattr(e, "problem", None) or str(e).split("\n")[0]
+        diags.error(SourceLocation(path, line, (mark.column + 1) if mark else 0), f"malformed YAML front matter: {problem}")
+        return {}, body
+    if not isinstance(data, dict):
+        diags.error(SourceLocation(path, 2), "front matter must be a mapping of keys to values")
+        return {}, body
+    key_line = {m.group(1): i + 2 for i, l in enumerate(lines[1:end]) if (m := re.match(r"(\w+)\s*:", l))}
+    for key, value in data.items():
+        loc = SourceLocation(path, key_line.get(str(key), 2))
+        if key not in FRONT_KEYS:
+            diags.error(loc, f"unknown front matter key '{key}' (expected one of: {', '.join(FRONT_KEYS)})")
+        elif not isinstance(value, FRONT_KEYS[key]) or isinstance(value, bool):
+            diags.error(loc, f"front matter '{key}' must be a {FRONT_KEYS[key].__name__}")
+    if "deck" not in data:
+        diags.error(SourceLocation(path, 1), "front matter needs 'deck:' (the Anki deck, '::' for subdecks)")
+    for tag in data.get("tags") or [] if isinstance(data.get("tags"), list) else []:
+        if not isinstance(tag, str) or not tag or any(ch.isspace() for ch in tag):
+            diags.error(SourceLocation(path, key_line.get("tags", 2)), f"tag {tag!r} must be a non-empty string without spaces")
+    return data, body
+
+
+def derive_id(path: Path, heading: str) -> str:
+    """An id for a heading without one: file stem + ASCII words, or a short hash of the text."""
+    stem = re.sub(r"^[\d_-]+", "", path.stem) or "note"
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-").lower() or "note"
+    words = re.findall(r"[A-Za-z0-9]+", heading)
+    if words and all(ord(ch) < 128 for ch in heading):
+        return f"{stem}.{'-'.join(w.lower() for w in words[:6])}"
+    digest = hashlib.sha1(heading.strip().encode()).hexdigest()[:8]
+    return f"{stem}.{'-'.join(w.lower() for w in words[:3]) + '-' if words else ''}{digest}"
+
+
+def slugify(title: str) -> str:
+    return re.sub(r"\s+", "_", title.strip()) or "chapter"
+
+
+def parse_file(md: MarkdownIt, path: Path, root: Path, diags: Diagnostics) -> SourceFile | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        diags.error(SourceLocation(path, 1), f"file is not valid UTF-8 ({e.reason} at byte {e.start})")
+        return None
+    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    meta, body = _front_matter(text, path, diags)
+    lines = text.split("\n")
+    deck = meta.get("deck") if isinstance(meta.get("deck"), str) else "Default"
+    tags = tuple(t for t in meta.get("tags") or [] if isinstance(t, str)) if isinstance(meta.get("tags"), list) else ()
+    title = meta.get("title") if isinstance(meta.get("title"), str) else None
+    order = meta.get("order") if isinstance(meta.get("order"), int) else None
+    tokens = md.parse(body, {})
+    r = _Renderer(md, path, root, lines, diags)
+
+    # Split the level-0 token stream at '#' and '##' headings.
+    sections: list[tuple[Token | None, Token | None, list[Token]]] = [(None, None, [])]
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.type == "heading_open" and tok.level == 0 and tok.tag in ("h1", "h2"):
+            sections.append((tok, tokens[i + 1], []))
+            i += 3
+            continue
+        sections[-1][2].append(tok)
+        i += 1
+
+    chapters: list[Chapter] = []
+    chap_title, chap_loc, chap_intro, chap_notes = None, SourceLocation(path, 1), None, []
+
+    def close_chapter():
+        if chap_title is None and not chap_notes:
+            return
+        t = chap_title or title or path.stem
+        chapters.append(Chapter(t, chap_intro or Fragment(""), tuple(chap_notes), chap_loc, slugify(t)))
+
+    for head, inline, body_tokens in sections:
+        if head is None:
+            if any(t.type not in ("front_matter",) for t in body_tokens) and _has_content(body_tokens):
+                chap_intro = r.blocks(body_tokens)
+            continue
+        loc = SourceLocation(path, head.map[0] + 1)
+        if head.tag == "h1":
+            close_chapter()
+            chap_title, chap_loc, chap_notes = inline.content.strip(), loc, []
+            chap_intro = r.blocks(body_tokens)
+            continue
+        chapter_tag = "chapter::" + slugify(chap_title or title or path.stem)
+        chap_notes.append(_note(r, head, inline, body_tokens, loc, deck, tags + (chapter_tag,), diags))
+    close_chapter()
+    return SourceFile(path, deck, tags, title, order, tuple(chapters))
+
+
+def _has_content(tokens: list[Token]) -> bool:
+    return any(t.type not in ("paragraph_open", "paragraph_close") or t.content.strip() for t in tokens)
+
+
+def _note(r: _Renderer, head: Token, inline: Token, body: list[Token], loc: SourceLocation,
+          deck: str, tags: tuple[str, ...], diags: Diagnostics) -> Note:
+    heading = inline.content.strip()
+    if not heading:
+        diags.error(loc, "question heading is empty")
+    note_id = head.meta.get("id")
+    explicit = note_id is not None
+    if explicit and not ID_RE.fullmatch(note_id):
+        col = r.lines[loc.line - 1].rfind("{#") + 1
+        diags.error(loc.shifted(col=col), f"invalid id '{note_id}': use letters, digits, '.', '-' and '_'")
+    if not explicit:
+        note_id = derive_id(r.path, heading)
+        diags.warning(loc, f"question has no {{#id}}; derived '{note_id}' (run `make ids` to write it into the file)")
+    answer_toks, detail_toks, depth = [], [], 0
+    for tok in body:
+        if tok.type == "container_details_open":
+            depth += 1
+            if depth == 1:
+                continue
+        elif tok.type == "container_details_close":
+            depth -= 1
+            if depth == 0:
+                continue
+        (detail_toks if depth else answer_toks).append(tok)
+    answer = r.blocks(answer_toks)
+    details = r.blocks(detail_toks) if detail_toks else None
+    if not answer and not details:
+        diags.error(loc, "question has no answer")
+    unprotected = re.sub(r"<(pre|code)\b.*?</\1>", "", answer.html, flags=re.S)
+    cloze = bool(CLOZE_RE.search(unprotected))
+    return Note(note_id, explicit, r.inline(inline), answer, details, cloze, deck, tags, loc, heading)
+
+
+def content_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*.md") if p.is_file() and not any(
+        part.startswith(".") for part in p.relative_to(root).parts))
+
+
+def parse_corpus(root: Path, diags: Diagnostics) -> Document:
+    md = make_parser()
+    root_resolved = root.resolve()
+    files = []
+    for path in content_files(root):
+        sf = parse_file(md, path, root_resolved, diags)
+        if sf is not None:
+            files.append(sf)
+    files.sort(key=lambda f: (f.order if f.order is not None else 0, str(f.path)))
+    doc = Document(tuple(files), root_resolved)
+    _check_ids_and_links(doc, diags)
+    return doc
+
+
+def _check_ids_and_links(doc: Document, diags: Diagnostics) -> None:
+    seen: dict[str, Note] = {}
+    for note in doc.notes:
+        first = seen.get(note.id)
+        if first is not None:
+            diags.error(note.loc, f"duplicate id '{note.id}' (first used at {first.loc})")
+        else:
+            seen[note.id] = note
+    anchors = set(seen) | {c.slug for c in doc.chapters}
+    for note in doc.notes:
+        for frag in (note.question, note.answer, note.details):
+            for link in frag.links if frag else ():
+                if link.target not in anchors:
+                    diags.error(link.loc, f"link to unknown card '#{link.target}'")

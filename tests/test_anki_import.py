@@ -1,0 +1,197 @@
+"""The deck, imported into a real Anki collection with the importer's default options."""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from anki.collection import Collection, ImportAnkiPackageRequest  # noqa: I001 (import order matters)
+from anki.cards import Card
+from anki.import_export_pb2 import ImportAnkiPackageOptions
+from anki.scheduler_pb2 import CardAnswer
+
+from conftest import run, write
+
+BASE = """
+# 激活函数
+
+The chapter introduction is not a card.
+
+## 为什么需要非线性？ {#act.why}
+
+Without it, stacked layers collapse: $W_2 (W_1 x) = (W_2 W_1) x$. A coffee costs $5 and tea costs $3.
+
+$$
+\\sigma(x) = \\frac{1}{1 + e^{-x}}
+$$
+
+::: details
+Longer story with **bold** and a [link](#act.sigmoid-max).
+:::
+
+## sigmoid 导数的最大值 {#act.sigmoid-max}
+
+The maximum is {{c1::$\\frac{1}{4}$}}, reached at {{c2::$x = 0$}}; in a fraction {{c1::$\\frac{1}{\\sqrt{2}}$}}.
+
+## Code and tables {#act.code}
+
+| a | b |
+|---|---|
+| 1 | 2 |
+
+```python
+def f(x):
+    return max(0, x)
+```
+
+![a picture](img/dot.png)
+"""
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201e2a3c2a70000000049454e44ae426082")
+
+
+def _content(project: Path, body: str = BASE, name: str = "01-act.md") -> None:
+    write(project / "content", name, body)
+    (project / "content" / "img").mkdir(exist_ok=True)
+    (project / "content" / "img" / "dot.png").write_bytes(PNG)
+
+
+def _build(project: Path) -> Path:
+    assert run("build", "--only", "deck", "-q") == 0
+    [apkg] = (project / "build").glob("*.apkg")
+    return apkg
+
+
+def _import(col: Collection, apkg: Path):
+    req = ImportAnkiPackageRequest(package_path=str(apkg), options=ImportAnkiPackageOptions(
+        merge_notetypes=False, update_notes=0, update_notetypes=0, with_scheduling=False,
+        with_deck_configs=False))  # 0 = "if newer": the import dialog's default
+    return col.import_anki_package(req).log
+
+
+@pytest.fixture
+def col(tmp_path):
+    (tmp_path / "anki").mkdir()
+    c = Collection(str(tmp_path / "anki" / "collection.anki2"))
+    yield c
+    c.close()
+
+
+def _notes(col: Collection) -> dict[str, object]:
+    return {col.get_note(nid)["Id"]: col.get_note(nid) for nid in col.find_notes("")}
+
+
+def _review_all(col: Collection) -> int:
+    col.decks.select(col.decks.id("Test"))
+    answered = 0
+    while True:
+        queued = col.sched.get_queued_cards(fetch_limit=1)
+        if not queued.cards:
+            return answered
+        qc = queued.cards[0]
+        card = Card(col, backend_card=qc.card)
+        card.start_timer()
+        col.sched.answer_card(col.sched.build_answer(card=card, states=qc.states, rating=CardAnswer.GOOD))
+        answered += 1
+
+
+def test_every_note_imports_and_renders(project, col):
+    _content(project)
+    log = _import(col, _build(project))
+    assert len(log.new) == 3
+    notes = _notes(col)
+    assert set(notes) == {"act.why", "act.sigmoid-max", "act.code"}
+    cards = [col.get_card(cid) for cid in col.find_cards("")]
+    assert len(cards) == 4  # one basic card, two cloze cards, one more basic card
+    media = Path(col.media.dir())
+    for card in cards:
+        for html in (card.question(), card.answer()):
+            text = re.sub(r"<[^>]+>", "", html)
+            assert "**" not in text and "$" not in text.replace("$5", "").replace("$3", "") and "```" not in text
+            assert "<em>" not in " ".join(re.findall(r"\\\(.*?\\\)|\\\[.*?\\\]", html, re.S))
+            assert html.count("\\(") == html.count("\\)") and html.count("\\[") == html.count("\\]")
+            for src in re.findall(r'<img src="([^"]+)"', html):
+                assert (media / src).is_file(), src
+    why = notes["act.why"]
+    assert "\\(W_2 (W_1 x) = (W_2 W_1) x\\)" in why["Back"]
+    assert "A coffee costs $5 and tea costs $3." in why["Back"]
+    assert "<strong>bold</strong>" in why["Extra"] and "act.why" == why["Id"]
+    assert why["Source"] == "content/01-act.md:9"
+    assert "chapter::激活函数" in why.tags and "dl::basics" in why.tags
+    cloze = notes["act.sigmoid-max"]
+    assert "\\frac{1}{\\sqrt{2} }\\)}}" in cloze["Text"]  # '}}' inside cloze math is split
+    assert cloze["Title"] == "sigmoid 导数的最大值"
+    code = notes["act.code"]
+    assert "<table>" in code["Back"] and 'class="highlight"' in code["Back"]
+    assert col.decks.by_name("Test::Deck") is not None
+
+
+def test_rebuild_after_edits_keeps_review_history(project, col):
+    _content(project)
+    _import(col, _build(project))
+    before = {nid: col.get_note(nid)["Id"] for nid in col.find_notes("")}
+    assert _review_all(col) >= 4
+    sched = {c: (col.get_card(c).ivl, col.get_card(c).due, col.get_card(c).type) for c in col.find_cards("")}
+    revlog = col.db.scalar("select count() from revlog")
+    assert revlog >= 4
+
+    # (a) edit an answer, (b) reword a question under the same id, (c) move a card to another file
+    body = BASE.replace("stacked layers collapse", "stacked linear layers collapse into one")
+    body = body.replace("## 为什么需要非线性？ {#act.why}", "## 为什么神经网络需要非线性激活？ {#act.why}")
+    moved, rest = body.split("## Code and tables {#act.code}")
+    write(project / "content", "01-act.md", moved)
+    write(project / "content", "02-more.md", "# 更多\n\n## Code and tables {#act.code}" + rest)
+    log = _import(col, _build(project))
+    assert len(log.new) == 0 and len(log.conflicting) == 0
+    # act.why (answer and question edited) and act.code (moved: its Source changed) are newer;
+    # the untouched cloze note is reported as "duplicate", i.e. skipped as not newer
+    assert sorted(n.fields[-1] for n in log.updated) == ["act.code", "act.why"]
+    assert [n.fields[-1] for n in log.duplicate] == ["act.sigmoid-max"]
+    after = {nid: col.get_note(nid)["Id"] for nid in col.find_notes("")}
+    assert after == before  # same note ids: updated in place, no duplicate, no orphan
+    notes = _notes(col)
+    assert "stacked linear layers collapse into one" in notes["act.why"]["Back"]
+    assert notes["act.why"]["Front"] == "为什么神经网络需要非线性激活？"
+    assert notes["act.code"]["Source"] == "content/02-more.md:7"
+    assert col.db.scalar("select count() from revlog") == revlog
+    assert {c: (col.get_card(c).ivl, col.get_card(c).due, col.get_card(c).type) for c in col.find_cards("")} == sched
+
+
+def test_moved_card_source_updates_and_unchanged_notes_are_not_newer(project, col):
+    _content(project)
+    _import(col, _build(project))
+    log = _import(col, _build(project))  # nothing changed: every note is "not newer"
+    assert len(log.updated) == 0 and len(log.new) == 0
+
+
+def test_same_sources_give_identical_notes(project, tmp_path):
+    _content(project)
+    first = _build(project)
+    copy = tmp_path / "first.apkg"
+    shutil.copy(first, copy)
+    shutil.rmtree(project / "build")
+    second = _build(project)
+    rows = []
+    for i, apkg in enumerate((copy, second)):
+        (tmp_path / f"c{i}").mkdir()
+        c = Collection(str(tmp_path / f"c{i}" / "collection.anki2"))
+        _import(c, apkg)
+        rows.append(sorted(c.db.all("select guid, flds, mod, tags from notes")))
+        c.close()
+    assert rows[0] == rows[1]
+
+
+def test_edit_advances_mod_only_for_that_note(project):
+    _content(project)
+    _build(project)
+    import json
+    lock1 = json.loads((project / "content" / "deck.lock.json").read_text())
+    write(project / "content", "01-act.md", BASE.replace("The maximum is", "Its maximum is"))
+    _build(project)
+    lock2 = json.loads((project / "content" / "deck.lock.json").read_text())
+    assert lock2["notes"]["act.why"] == lock1["notes"]["act.why"]
+    assert lock2["notes"]["act.sigmoid-max"]["mod"] > lock1["notes"]["act.sigmoid-max"]["mod"] - 1
+    assert lock2["notes"]["act.sigmoid-max"]["hash"] != lock1["notes"]["act.sigmoid-max"]["hash"]

@@ -22,7 +22,7 @@ from .model import (Chapter, CheckBlock, CodeBlock, Document, Formula, Fragment,
                     PlotBlock, SourceFile, marker)
 
 ID_RE = re.compile(r"[A-Za-z0-9._-]+")
-HEADING_ID_RE = re.compile(r"\s*\{#([^}\s]*)\}\s*$")
+HEADING_ID_RE = re.compile(r"\s*\{#([^}]*)\}\s*$")
 CLOZE_RE = re.compile(r"\{\{c\d+::")
 FRONT_KEYS = {"deck": str, "tags": list, "title": str, "order": int}
 
@@ -52,21 +52,22 @@ def _heading_ids(state) -> None:
             inline.content = inline.content[: m.start()]
 
 
-def _math_positions(state) -> None:
-    """Core rule: give inline math tokens a (line offset, column) inside their paragraph."""
+def _positions(state) -> None:
+    """Core rule: give inline children a source line, and inline math its column offset."""
     for tok in state.tokens:
         if tok.type != "inline" or not tok.children or tok.map is None:
             continue
-        src, pos = tok.content, 0
+        src, pos, line = tok.content, 0, tok.map[0] + 1
         for child in tok.children:
+            if child.type in ("softbreak", "hardbreak"):
+                line += 1
+            child.meta["line"] = line
             if child.type in ("math_inline", "math_inline_double"):
                 delim = "$$" if child.type == "math_inline_double" else "$"
                 found = src.find(delim + child.content, pos)
-                if found < 0:
-                    found = pos
-                line_start = src.rfind("\n", 0, found) + 1
-                child.meta["pos"] = (src.count("\n", 0, found), found - line_start)
-                pos = found + len(child.content) + 2 * len(delim)
+                if found >= 0:
+                    child.meta["line"] = tok.map[0] + 1 + src.count("\n", 0, found)
+                    pos = found + len(child.content) + 2 * len(delim)
 
 
 def make_parser() -> MarkdownIt:
@@ -76,7 +77,7 @@ def make_parser() -> MarkdownIt:
     container_plugin(md, "details")
     attrs_plugin(md, spans=True)
     md.core.ruler.after("block", "heading_ids", _heading_ids)
-    md.core.ruler.push("math_positions", _math_positions)
+    md.core.ruler.push("positions", _positions)
     for name, rule in _RULES.items():
         md.add_render_rule(name, rule)
     return md
@@ -97,9 +98,6 @@ class _Collect:
     images: list[Image] = field(default_factory=list)
     code: list[CodeBlock] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
-    line: int = 1
-    """Line of the block being rendered (for tokens without a map)."""
-
     def loc(self, line: int, col: int = 0) -> SourceLocation:
         return SourceLocation(self.path, line, col)
 
@@ -110,11 +108,9 @@ def _env(env) -> _Collect:
 
 def _inline_math(self, tokens, idx, options, env) -> str:
     c, tok = _env(env), tokens[idx]
-    dl, col = tok.meta.get("pos", (0, 0))
-    line = c.line + dl
+    line = tok.meta.get("line", 1)
     text = c.source_lines[line - 1] if 0 < line <= len(c.source_lines) else ""
-    found = text.find("$" + tok.content)
-    col = found + 1 if found >= 0 else col + 1
+    col = text.find("$" + tok.content) + 1
     c.formulas.append(Formula(tok.content.strip(), tok.type == "math_inline_double", c.loc(line, col)))
     return marker("F", len(c.formulas) - 1)
 
@@ -158,7 +154,7 @@ def _image(self, tokens, idx, options, env) -> str:
     c, tok = _env(env), tokens[idx]
     src = unquote(tok.attrGet("src") or "")
     alt = self.renderInlineAsText(tok.children or [], options, env)
-    loc = c.loc(c.line)
+    loc = c.loc(tok.meta.get("line", 1))
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", src) or src.startswith("//"):
         c.diags.error(loc, f"image '{src}' is not a file in the content folder (remote images are not allowed)")
         return escapeHtml(alt)
@@ -180,7 +176,7 @@ def _link_open(self, tokens, idx, options, env) -> str:
     c, tok = _env(env), tokens[idx]
     href = tok.attrGet("href") or ""
     if href.startswith("#") and len(href) > 1:
-        c.links.append(Link(href[1:], c.loc(c.line)))
+        c.links.append(Link(href[1:], c.loc(tok.meta.get("line", 1))))
     return self.renderToken(tokens, idx, options, env)
 
 
@@ -203,37 +199,29 @@ class _Renderer:
 
     def blocks(self, tokens: list[Token]) -> Fragment:
         c = self._collect()
-        env = {"collect": c}
-        parts = []
         for tok in tokens:
-            if tok.map is not None:
-                c.line = tok.map[0] + 1
-            self._unclosed_math(tok, c)
-            if tok.type == "inline":
-                parts.append(self.md.renderer.renderInline(tok.children or [], self.md.options, env))
-            else:
-                parts.append(self.md.renderer.render([tok], self.md.options, env))
+            self._unclosed_math(tok)
+        html = self.md.renderer.render(tokens, self.md.options, {"collect": c})
         spans = [t.map for t in tokens if t.map is not None]
         text = "\n".join(self.lines[spans[0][0]:spans[-1][1]]) if spans else ""
-        return self._finish(c, "".join(parts), text)
+        return self._finish(c, html, text)
 
     def inline(self, tok: Token) -> Fragment:
         c = self._collect()
-        c.line = tok.map[0] + 1 if tok.map else 1
-        self._unclosed_math(tok, c)
+        self._unclosed_math(tok)
         html = self.md.renderer.renderInline(tok.children or [], self.md.options, {"collect": c})
         return self._finish(c, html, tok.content)
 
-    def _unclosed_math(self, tok: Token, c: _Collect) -> None:
+    def _unclosed_math(self, tok: Token) -> None:
         for child in tok.children or []:
             if child.type == "text" and "$$" in child.content:
-                line = c.line
+                line = child.meta.get("line", 1)
                 for i in range(tok.map[0] if tok.map else 0, tok.map[1] if tok.map else 0):
                     if "$$" in self.lines[i]:
                         line = i + 1
                         break
                 col = self.lines[line - 1].find("$$") + 1 if line <= len(self.lines) else 0
-                self.diags.error(c.loc(line, max(col, 0)), "unbalanced '$$': display math is never closed")
+                self.diags.error(SourceLocation(self.path, line, max(col, 0)), "unbalanced '$$': display math is never closed")
 
 
 def _front_matter(text: str, path: Path, diags: Diagnostics) -> tuple[dict, str]:

@@ -186,7 +186,10 @@ def _summary(cfg, doc, ctx, diags, outputs, progress) -> None:
 
 def check(cfg: BuildConfig) -> int:
     progress = Progress(cfg.quiet)
-    _, _, diags = analyse(cfg, progress, draw=False)
+    _, ctx, diags = analyse(cfg, progress, draw=False)
+    verify = _stage_module("verify")
+    if verify is not None and not cfg.quiet:
+        print("\n".join(verify.summary(ctx.formulas)), file=sys.stderr)
     print_diagnostics(diags)
     failed = diags.errors or (cfg.strict and diags.warnings)
     if not cfg.quiet or failed:

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""`make bench`: figures to quote as medians and ratios, never as pass/fail tests.
+
+Each part is a function `bench_<name>(args) -> list[str]` (lines of the report); the
+`PARTS` table at the bottom lists them in the order they run.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def median_time(cmd: list[str], runs: int, cwd: Path, before=None) -> float:
+    times = []
+    for _ in range(runs):
+        if before is not None:
+            before()
+        start = time.perf_counter()
+        subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# ---------------------------------------------------------------- deck (issue: core pipeline)
+
+NOTE = """\
+## Question number {i}: what is $x_{{{i}}}$? {{#syn.q{i}}}
+
+The answer to question {i} uses $a_{{{i}}} + b$ inline and a display formula:
+
+$$
+f_{{{i}}}(x) = x^{{2}} + {i}
+$$
+
+"""
+
+
+def synthetic_corpus(root: Path, notes: int, per_file: int = 100) -> None:
+    """Question heading + a few lines with one inline and one display formula (as performance.md)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for start in range(0, notes, per_file):
+        body = "".join(NOTE.format(i=i) for i in range(start, min(start + per_file, notes)))
+        (root / f"f{start // per_file:04d}.md").write_text(
+            f"---\ndeck: Bench::F{start // per_file}\n---\n# File {start // per_file}\n\n" + body, encoding="utf-8")
+
+
+FLOOR = textwrap.dedent("""
+    import sys, genanki, time
+    n = int(sys.argv[1])
+    model = genanki.Model(1607392319, "m", fields=[{"name": "Q"}, {"name": "A"}],
+                          templates=[{"name": "c", "qfmt": "{{Q}}", "afmt": "{{A}}"}])
+    deck = genanki.Deck(2059400110, "floor")
+    for i in range(n):
+        deck.add_note(genanki.Note(model=model, fields=[f"Question number {i}: what is \\\\(x_{i}\\\\)?",
+                      f"The answer to question {i} uses \\\\(a_{i} + b\\\\) inline and \\\\[f_{i}(x) = x^2 + {i}\\\\]"],
+                      guid=str(i)))
+    genanki.Package(deck).write_to_file(sys.argv[2])
+""")
+
+
+def bench_deck(args) -> list[str]:
+    lines = ["deck: synthetic corpus, whole process, median of %d runs" % args.runs]
+    with tempfile.TemporaryDirectory() as d:
+        work = Path(d)
+        (work / "floor.py").write_text(FLOOR)
+        ours = {}
+        for n in (1000, 10000):
+            content = work / f"c{n}"
+            synthetic_corpus(content, n)
+            out = work / f"o{n}"
+            # cold formula checks are measured by bench_verify; warm them once so this measures the deck path
+            subprocess.run([PY, "-m", "generator", "check", "-q", "--content", str(content), "--out", str(out)],
+                           cwd=work, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+            def clear(out=out):
+                for p in out.glob("*.apkg"):
+                    p.unlink()
+                (out / ".manifest.json").unlink(missing_ok=True)
+
+            t = median_time([PY, "-m", "generator", "build", "--only", "deck", "-q", "--content", str(content),
+                             "--out", str(out)], args.runs, work, before=clear)
+            floor = median_time([PY, str(work / "floor.py"), str(n), str(work / "floor.apkg")], args.runs, work)
+            ours[n] = t
+            lines.append(f"  {n:>6} notes: ours {t:6.2f} s, bare genanki {floor:5.2f} s, ratio {t / floor:4.1f}x")
+            if n == 10000:
+                noop = median_time([PY, "-m", "generator", "build", "--only", "deck", "-q", "--content", str(content),
+                                    "--out", str(out)], max(args.runs, 5), work)
+                lines.append(f"  no-op rebuild of {n} notes: {noop * 1000:.0f} ms (median of {max(args.runs, 5)})")
+        lines.append(f"  linearity: 10x the notes took {ours[10000] / ours[1000]:.1f}x the time")
+    return lines
+
+
+# ---------------------------------------------------------------- verify (issue: formula checks)
+
+def bench_verify(args) -> list[str]:
+    content = Path(args.content).resolve()
+    lines = [f"verify: shipped content ({content.name}/), median of {args.runs} runs"]
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "out"
+        check = [PY, "-m", "generator", "check", "-q", "--content", str(content), "--out", str(out)]
+        cold = median_time(check, args.runs, ROOT, before=lambda: shutil.rmtree(out, ignore_errors=True))
+        warm = median_time(check, args.runs, ROOT)
+        import json
+        report = json.loads((out / "check-report.json").read_text(encoding="utf-8"))
+        n = len(report["formulas"])
+        claims = sum(1 for f in report["formulas"] if f["status"] in ("verified", "failed", "not-checkable"))
+        lines.append(f"  {n} formulas ({claims} claims): cold {cold:.1f} s ({cold / max(n, 1) * 1000:.1f} ms per formula), "
+                     f"warm {warm:.2f} s; totals {report['totals']}")
+    return lines
+
+
+PARTS = {"deck": bench_deck, "verify": bench_verify}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--content", default=str(ROOT / "content"))
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--only", default=",".join(PARTS))
+    args = p.parse_args()
+    for name in args.only.split(","):
+        for line in PARTS[name](args):
+            print(line, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,6 +12,13 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 deck: $(STAMP)
 	$(GEN) build --only deck --content $(CONTENT) --out $(OUT)
 
+# The PDF study guide needs the CJK fonts and the KaTeX fonts (sysdeps).
+pdf: $(STAMP) sysdeps
+	$(GEN) build --only pdf --content $(CONTENT) --out $(OUT)
+
+all: $(STAMP) sysdeps
+	$(GEN) build --only deck,pdf,html --content $(CONTENT) --out $(OUT)
+
 check: $(STAMP)
 	$(GEN) check --content $(CONTENT) --out $(OUT)
 

@@ -1,0 +1,215 @@
+"""The PDF study guide, built through the CLI from tests/golden/pdf/content.
+
+Regenerate the golden HTML with `make golden` after an intended change, and review the diff.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pdfplumber
+import pytest
+from pypdf import PdfReader
+from weasyprint.urls import URLFetchingError  # noqa: F401 (WeasyPrint must import)
+
+from conftest import run, write
+from generator.context import BuildContext, Figure
+from generator.emit import pdf
+from generator.location import Diagnostics
+from generator.parse import parse_corpus
+
+GOLDEN = Path(__file__).parent / "golden" / "pdf"
+EPOCH = "1780000000"  # 2026-05-28: fixed build date on the cover
+CHAPTERS = ["激活函数", "训练实践"]
+QUESTIONS = ["为什么需要非线性激活函数？", "sigmoid 导数的最大值", "代码和表格", "早停是什么？"]
+
+
+@pytest.fixture(scope="module")
+def guide(tmp_path_factory):
+    """One CLI build of the fixture corpus: (project folder, PDF path)."""
+    root = tmp_path_factory.mktemp("guide")
+    shutil.copytree(GOLDEN / "content", root / "content")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        mp.setenv("SOURCE_DATE_EPOCH", EPOCH)
+        assert run("build", "--only", "pdf", "-q") == 0
+    (target,) = (root / "build").glob("*.pdf")
+    return root, target
+
+
+def _outline_count(items) -> int:
+    return sum(_outline_count(i) if isinstance(i, list) else 1 for i in items)
+
+
+def _outline_pages(reader: PdfReader, items, out: dict[str, int]) -> dict[str, int]:
+    for item in items:
+        if isinstance(item, list):
+            _outline_pages(reader, item, out)
+        else:
+            out[item.title] = reader.get_destination_page_number(item) + 1
+    return out
+
+
+def _texts(path: Path) -> list[str]:
+    with pdfplumber.open(path) as doc:
+        return [page.extract_text() or "" for page in doc.pages]
+
+
+def test_pdf_is_written_atomically_with_sane_page_count(guide):
+    root, target = guide
+    assert target.name == "测试指南.pdf"
+    assert not list(target.parent.glob(".*.tmp"))
+    reader = PdfReader(target)
+    assert 5 <= len(reader.pages) <= 12  # cover, contents, two chapters, index
+    meta = reader.metadata
+    assert meta.title == "测试指南"
+    assert reader.trailer["/Root"].get("/Lang") == "zh-CN"
+
+
+def test_outline_has_chapters_and_questions(guide):
+    _, target = guide
+    reader = PdfReader(target)
+    assert _outline_count(reader.outline) == len(CHAPTERS) + len(QUESTIONS)
+    top = [i.title for i in reader.outline if not isinstance(i, list)]
+    assert top == [f"第 {n} 章\u3000{t}" for n, t in enumerate(CHAPTERS, 1)]
+
+
+def test_all_fonts_are_embedded(guide):
+    _, target = guide
+    reader = PdfReader(target)
+    seen = 0
+    for page in reader.pages:
+        fonts = page.get("/Resources", {}).get("/Font", {})
+        for ref in fonts.values():
+            font = ref.get_object()
+            seen += 1
+            if font["/Subtype"] == "/Type3":
+                continue  # glyphs are drawn by content streams inside the font
+            descriptor = (font["/DescendantFonts"][0].get_object() if font["/Subtype"] == "/Type0" else font)
+            descriptor = descriptor["/FontDescriptor"].get_object()
+            assert any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3")), font["/BaseFont"]
+    assert seen >= 4  # serif, sans (bold), mono and KaTeX faces
+
+
+def test_text_has_chinese_titles_and_prose_dollars(guide):
+    _, target = guide
+    text = "\n".join(_texts(target))
+    for title in QUESTIONS + CHAPTERS:
+        assert title in text
+    assert "$5" in text and "$3" in text
+    assert "{{c1::" not in text and "c2::" not in text  # cloze markup is stripped
+    assert "位置" not in text  # the cloze hint is not printed
+
+
+def test_toc_page_numbers_match_heading_pages(guide):
+    _, target = guide
+    texts = _texts(target)
+    toc_page = next(i for i, t in enumerate(texts) if t.lstrip().startswith("目录") or "\n目录" in t[:40])
+    toc = {}
+    for line in texts[toc_page].splitlines():
+        m = re.match(r"^(\d+\.\d+)\s*(.+?)[\s.]*?(\d+)$", line.strip())
+        if m:
+            toc[m.group(1)] = (m.group(2).rstrip(" ."), int(m.group(3)))
+    assert len(toc) == len(QUESTIONS)
+    outline = _outline_pages(PdfReader(target), PdfReader(target).outline, {})
+    for number, (title, page) in toc.items():
+        # the heading really is on that page, after the contents
+        body = texts[page - 1]
+        assert page - 1 > toc_page and number in body and title[:6] in body, (number, title, page)
+        assert outline[f"{number} {title}"] == page
+
+
+def test_index_lists_terms_with_pages(guide):
+    _, target = guide
+    texts = _texts(target)
+    index = texts[-1]
+    assert index.lstrip().startswith("索引") or "索引" in index[:20]
+    m = re.search(r"梯度消失\s*([\d, ]+)", index)
+    assert m, index
+    pages = [int(p) for p in re.findall(r"\d+", m.group(1))]
+    assert len(pages) == 2 and all("梯度消失" in texts[p - 1] for p in pages)
+
+
+def test_golden_pdf_html(guide):
+    """The HTML fed to WeasyPrint, with machine-specific paths replaced."""
+    root, target = guide
+    (html_file,) = (root / "build" / ".cache" / "pdf").glob("*.html")
+    got = html_file.read_text(encoding="utf-8")
+    got = got.replace(root.resolve().as_uri(), "file://{ROOT}").replace(
+        Path(__file__).resolve().parent.parent.as_uri(), "file://{REPO}")
+    expected = GOLDEN / "expected.html"
+    if os.environ.get("GOLDEN_UPDATE"):
+        expected.write_text(got, encoding="utf-8")
+    assert got == expected.read_text(encoding="utf-8")
+
+
+def test_letter_paper(project):
+    write(project / "content", "a.md", "# 章\n\n## 问题 {#a.q}\n\n答案。\n")
+    assert run("build", "--only", "pdf", "--paper", "Letter", "-q") == 0
+    (target,) = (project / "build").glob("*.pdf")
+    box = PdfReader(target).pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (612, 792)
+
+
+def test_katex_error_is_a_located_diagnostic_with_fallback(project):
+    path = write(project / "content", "a.md", "# 章\n\n## 问题 {#a.q}\n\n坏公式 $\\frac{1}{$ 在这里。\n")
+    doc = parse_corpus(project / "content", Diagnostics())
+    html_text, diags = pdf.render_html(doc, BuildContext(deck_name="t"))
+    assert [str(d.loc) for d in diags] == [f"{path}:9:5"]
+    assert "KaTeX" in diags[0].message
+    assert '<code class="math-error"' in html_text and "\\frac{1}{" in html_text
+
+
+def test_figure_is_numbered_captioned_vector_image(project):
+    write(project / "content", "a.md", "# 章\n\n## 问题 {#a.q}\n\n```plot\nkind: bars\n```\n")
+    doc = parse_corpus(project / "content", Diagnostics())
+    plot = next(doc.notes).answer.plots[0]
+    svg = project / "build" / "figures" / "f.svg"
+    svg.parent.mkdir(parents=True)
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="100" height="50">'
+                   '<rect width="100" height="50" fill="#888"/></svg>', encoding="utf-8")
+    ctx = BuildContext(deck_name="t", figures={plot: Figure(3, "柱状图说明", "bars", svg, None)})
+    out = pdf.emit(doc, project / "build", ctx)
+    html_text = (project / "build" / ".cache" / "pdf" / "t.html").read_text(encoding="utf-8")
+    assert 'id="fig-3"' in html_text and "图 3" in html_text and "柱状图说明" in html_text
+    assert "图 3" in "\n".join(_texts(out[0]))
+
+
+# ---------------------------------------------------------------- URL fetcher
+
+
+def test_fetcher_allows_only_listed_folders(tmp_path):
+    inside = tmp_path / "content"
+    inside.mkdir()
+    (inside / "ok.png").write_bytes(b"x")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("secret", encoding="utf-8")
+    (inside / "link.txt").symlink_to(outside)
+    fetcher = pdf.LocalFetcher([inside])
+    assert fetcher.fetch((inside / "ok.png").as_uri()).read() == b"x"
+    assert fetcher.fetch("data:text/plain,hi").read() == b"hi"
+    for url in (outside.as_uri(), (inside / "link.txt").as_uri(), (inside / ".." / "secret.txt").as_uri(),
+                "file:///etc/hostname", "http://127.0.0.1:9/x.png", "https://example.com/x.css",
+                "ftp://example.com/x", "file://otherhost/etc/hostname"):
+        with pytest.raises(ValueError, match="refused"):
+            fetcher.fetch(url)
+    assert len(fetcher.refused) == 8
+
+
+def test_render_refuses_remote_and_outside_resources(project):
+    secret = project / "secret.png"
+    secret.write_bytes((GOLDEN / "content" / "img" / "dot.png").read_bytes())
+    write(project / "content", "a.md", "# 章\n\n## 问题 {#a.q}\n\n答案。\n")
+    doc = parse_corpus(project / "content", Diagnostics())
+    fetcher = pdf.LocalFetcher(pdf.allowed_roots(doc, project / "build"))
+    html_text = pdf.render_html(doc, BuildContext(deck_name="t"))[0]
+    # the sanitiser already drops src from raw <img>; this checks the second line of defence
+    html_text = html_text.replace("</body>", '<img src="http://127.0.0.1:9/x.png"><img src="https://example.com/y.png">'
+                                  f'<img src="{secret.as_uri()}"></body>')
+    pages, errors = pdf.write_pdf(html_text, project / "t.pdf", doc.root, fetcher, "A4")
+    assert pages >= 3
+    assert sorted(fetcher.refused) == sorted(["http://127.0.0.1:9/x.png", "https://example.com/y.png",
+                                              secret.as_uri()])
+    assert len(errors) == 3

@@ -121,7 +121,43 @@ def bench_verify(args) -> list[str]:
     return lines
 
 
-PARTS = {"deck": bench_deck, "verify": bench_verify}
+# ---------------------------------------------------------------- pdf (issue 5: PDF study guide)
+
+def bench_pdf(args) -> list[str]:
+    """PDF build time for the shipped content: whole process, then the emitter split in-process."""
+    content = Path(args.content).resolve()
+    lines = [f"pdf: shipped content ({content.name}/), one run each (a layout takes minutes)"]
+    sys.path.insert(0, str(ROOT))
+    from generator.emit import pdf
+    from generator.pipeline import BuildConfig, Progress, analyse
+
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "out"
+        build = [PY, "-m", "generator", "build", "--only", "pdf", "-q", "--force", "--content", str(content),
+                 "--out", str(out)]
+        try:
+            whole = median_time(build, 1, ROOT)
+            lines.append(f"  whole process, cold caches (parse, verify, draw, pdf): {whole:.1f} s")
+        except subprocess.CalledProcessError:
+            lines.append("  whole process: build failed (content errors); timing the emitter only")
+        cfg = BuildConfig(content=content, out=out, targets=("pdf",), quiet=True)
+        doc, ctx, _ = analyse(cfg, Progress(quiet=True), draw=True)
+        start = time.perf_counter()
+        html_text, _ = pdf.render_html(doc, ctx)
+        html_s = time.perf_counter() - start
+        fetcher = pdf.LocalFetcher(pdf.allowed_roots(doc, out))
+        target = out / "bench.pdf"
+        start = time.perf_counter()
+        pages, _ = pdf.write_pdf(html_text, target, doc.root, fetcher, "A4")
+        layout_s = time.perf_counter() - start
+        total = html_s + layout_s
+        lines.append(f"  emitter: {total:.1f} s = HTML + KaTeX {html_s:.2f} s + WeasyPrint layout/write {layout_s:.1f} s")
+        lines.append(f"  {pages} pages, {pages / total:.2f} pages/s, {target.stat().st_size / 1e6:.2f} MB, "
+                     f"{sum(1 for _ in doc.notes)} questions, {len(ctx.figures)} figures")
+    return lines
+
+
+PARTS = {"deck": bench_deck, "verify": bench_verify, "pdf": bench_pdf}
 
 
 def main() -> int:

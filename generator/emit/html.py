@@ -16,14 +16,11 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
-
 from .. import highlight, mathrender
+from ..templating import markup, render, template_path
 from ..context import BuildContext, Figure, write_atomic
 from ..model import Chapter, CheckBlock, Document, Formula, Fragment, Image, Note, PlotBlock, fill
 
-TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 TEMPLATE = "cheatsheet.html.j2"
 # Chapter hues, in order; neighbours differ enough to tell chapters apart at a glance.
 HUES = (212, 150, 12, 275, 32, 188, 330, 100, 240, 0, 165, 300, 48, 200, 350, 125, 260, 70)
@@ -33,6 +30,9 @@ VERIFIED_TITLE = "checked by sympy"
 
 _CLOZE_RE = re.compile(r"\{\{c(\d+)::(.*?)(?:::([^{}]*?))?\}\}", re.S)
 _CLASS_RE = re.compile(r'class="([^"]*)"')
+# SVG geometry attributes whose numbers are rounded to 1/100 pt when a figure is inlined
+_GEOMETRY_RE = re.compile(r'(\s(?:d|points|transform|x|y|x1|x2|y1|y2|width|height|viewBox)=")([^"]*)"')
+_DECIMALS_RE = re.compile(r"(\d\.\d{2})\d+")
 
 
 # --- formulas ---------------------------------------------------------------------------
@@ -123,6 +123,7 @@ def inline_svg(svg: str, prefix: str, label: str) -> str:
         return f'<svg{attrs} role="img" aria-label="{html.escape(label)}">'
 
     svg = re.sub(r"<svg\b([^>]*)>", root, svg, count=1)
+    svg = _GEOMETRY_RE.sub(lambda m: m.group(1) + " ".join(_DECIMALS_RE.sub(r"\1", m.group(2)).split()) + '"', svg)
     return re.sub(r">\s+<", ">\n<", svg.strip())
 
 
@@ -186,15 +187,15 @@ class _Renderer:
     def image(self, img: Image) -> str:
         return f'<img src="{data_uri(img.path)}" alt="{html.escape(img.alt)}">'
 
-    def fragment(self, frag: Fragment | None, cloze: bool = False) -> Markup:
+    def fragment(self, frag: Fragment | None, cloze: bool = False) -> str:
         if frag is None or not frag:
-            return Markup("")
+            return markup("")
         if cloze:
             frag = replace(frag, html=strip_cloze(frag.html))
         out = fill(frag, formula=self.formula, plot=self.plot, check=self.check, image=self.image)
         out = out.replace('<div class="plot"></div>\n', "")
         out = out.replace("<table>", '<div class="tbl"><table>').replace("</table>", "</table></div>")
-        return Markup(out.strip())
+        return markup(out.strip())
 
 
 # --- the page -------------------------------------------------------------------------------
@@ -202,9 +203,9 @@ class _Renderer:
 @dataclass(frozen=True)
 class CardView:
     id: str
-    question: Markup
-    answer: Markup
-    details: Markup
+    question: str
+    answer: str
+    details: str
     cloze: bool
 
 
@@ -214,7 +215,7 @@ class ChapterView:
     number: int
     title: str
     hue: int
-    intro: Markup
+    intro: str
     cards: tuple[CardView, ...]
 
 
@@ -235,12 +236,6 @@ def _chapters(r: _Renderer, chapters: list[Chapter]) -> list[ChapterView]:
     return views
 
 
-def _environment() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
-                       autoescape=select_autoescape(("html", "j2")), trim_blocks=True, lstrip_blocks=True,
-                       keep_trailing_newline=True)
-
-
 def render_page(doc: Document, ctx: BuildContext, all_fonts: bool = False) -> str:
     """The whole cheat sheet as one string. ``all_fonts`` embeds every KaTeX font (for tests)."""
     r = _Renderer(ctx)
@@ -251,13 +246,14 @@ def render_page(doc: Document, ctx: BuildContext, all_fonts: bool = False) -> st
         highlight.css(dark=True, scope=":root[data-theme=dark] .highlight"),
         "@media screen and (prefers-color-scheme: dark) {\n"
         + highlight.css(dark=True, scope=":root:not([data-theme=light]) .highlight") + "\n}",
-        (TEMPLATES / "cheatsheet.css").read_text(encoding="utf-8"),
+        template_path("cheatsheet.css").read_text(encoding="utf-8"),
     ])
     cards = sum(len(c.cards) for c in chapters)
-    return _environment().get_template(TEMPLATE).render(
+    return render(
+        TEMPLATE,
         title=ctx.deck_name, chapters=chapters, cards=cards, formulas=r.formulas, verified=r.verified,
         figures=r.figures, katex_version=mathrender.KATEX_VERSION,
-        css=Markup(css), js=Markup((TEMPLATES / "cheatsheet.js").read_text(encoding="utf-8")))
+        css=markup(css), js=markup(template_path("cheatsheet.js").read_text(encoding="utf-8")))
 
 
 def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:

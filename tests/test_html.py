@@ -90,6 +90,7 @@ def test_page_content(tmp_path):
     assert "✓ 已验算 · verified" in page
     assert 'id="f1-p1"' in page and 'url(#f1-p1)' in page and 'href="#f1-glyph-s"' in page
     assert "<style" not in page.split("<svg", 1)[1] and "240.12" in page and "240.123" not in page
+    assert 'transform="translate(120.123456 60.25) scale(0.095 -0.095)"' in page  # scales keep their digits
     assert 'src="data:image/png;base64,' in page
     assert '<details class="more">' in page and "<math" in page and 'encoding="application/x-tex"' in page
 

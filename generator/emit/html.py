@@ -30,8 +30,8 @@ VERIFIED_TITLE = "checked by sympy"
 
 _CLOZE_RE = re.compile(r"\{\{c(\d+)::(.*?)(?:::([^{}]*?))?\}\}", re.S)
 _CLASS_RE = re.compile(r'class="([^"]*)"')
-# SVG geometry attributes whose numbers are rounded to 1/100 pt when a figure is inlined
-_GEOMETRY_RE = re.compile(r'(\s(?:d|points|transform|x|y|x1|x2|y1|y2|width|height|viewBox)=")([^"]*)"')
+# SVG coordinates rounded to 1/100 when a figure is inlined (not transforms: they hold small scales)
+_GEOMETRY_RE = re.compile(r'(\s(?:d|points|x|y|x1|x2|y1|y2|width|height|viewBox)=")([^"]*)"')
 _DECIMALS_RE = re.compile(r"(\d\.\d{2})\d+")
 
 

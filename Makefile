@@ -12,6 +12,10 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 deck: $(STAMP)
 	$(GEN) build --only deck --content $(CONTENT) --out $(OUT)
 
+# The HTML cheat sheet inlines the KaTeX CSS and fonts (npm assets, sysdeps).
+html: $(STAMP) sysdeps
+	$(GEN) build --only html --content $(CONTENT) --out $(OUT)
+
 # The PDF study guide needs the CJK fonts and the KaTeX fonts (sysdeps).
 pdf: $(STAMP) sysdeps
 	$(GEN) build --only pdf --content $(CONTENT) --out $(OUT)

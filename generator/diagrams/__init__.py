@@ -109,6 +109,9 @@ def _line_of(block: PlotBlock, text: str) -> int:
 
 def draw_many(jobs: dict[str, dict], out_dir: Path) -> dict[str, tuple[str, str]]:
     """Draw every spec to ``out_dir/<name>.svg|png``; return {name: (error, label)} for failures."""
+    if not jobs:
+        return {}
+    out_dir.mkdir(parents=True, exist_ok=True)
     items = [(name, spec, str(out_dir)) for name, spec in sorted(jobs.items())]
     if len(items) <= PARALLEL_MIN or (os.cpu_count() or 1) < 2:
         return {r[0]: r[1:] for r in _draw_batch(items) if r[1]}

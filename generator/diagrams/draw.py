@@ -87,18 +87,20 @@ def render(spec: dict, prefix: str, svg: Path | None, png: Path | None) -> None:
         spec = prepare_labels(spec)
         fig = DRAWERS[spec["kind"]](spec)
         try:
+            # one layout pass for the tight box, shared by both formats (savefig would redo it per file)
+            bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
             if svg is not None:
-                _save_svg(fig, svg, prefix)
+                _save_svg(fig, svg, prefix, bbox)
             if png is not None:
-                fig.savefig(png, format="png", dpi=PNG_DPI, metadata={"Software": None})
+                fig.savefig(png, format="png", dpi=PNG_DPI, bbox_inches=bbox, metadata={"Software": None})
         finally:
             plt.close(fig)
 
 
-def _save_svg(fig, path: Path, prefix: str) -> None:
+def _save_svg(fig, path: Path, prefix: str, bbox) -> None:
     import io
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    fig.savefig(buf, format="svg", bbox_inches=bbox, metadata={"Date": None, "Creator": None})
     text = buf.getvalue()
     text = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}-{m.group(1)}"', text)
     text = re.sub(r'url\(#([^)]+)\)', lambda m: f'url(#{prefix}-{m.group(1)})', text)
@@ -376,7 +378,7 @@ def _draw_series(spec: dict):
             lo, hi = s["x"]
             xs = np.linspace(lo, hi, 400)
             ys = numeric(parse(s["expr"], ("x",)), ("x",))(xs)
-            integer_x = False
+            integer_x &= float(lo).is_integer() and float(hi).is_integer() and hi - lo <= 60
         else:
             xs, ys = np.array(s["x"], dtype=float), np.array(s["y"], dtype=float)
             integer_x &= bool(np.all(xs == np.round(xs)))

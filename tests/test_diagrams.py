@@ -377,3 +377,32 @@ def test_latex_is_never_evaluated_as_python():
         except LatexError:
             continue
         assert all(s.name.isalnum() for s in expr.free_symbols)  # letters multiplied, nothing run
+
+
+# ---------------------------------------------------------------- end to end: the figure in a real Anki import
+
+
+def test_figure_is_embedded_in_the_imported_card(project, tmp_path):
+    from anki.collection import Collection, ImportAnkiPackageRequest
+    from anki.import_export_pb2 import ImportAnkiPackageOptions
+
+    from conftest import run
+
+    write(project / "content", "01.md", "# 激活\n\n## sigmoid 长什么样？ {#act.shape}\n\n两端饱和。\n\n```plot\n"
+          + KINDS["function"].lstrip() + "```\n")
+    assert run("build", "--only", "deck", "-q") == 0
+    [apkg] = (project / "build").glob("*.apkg")
+    (tmp_path / "anki").mkdir()
+    col = Collection(str(tmp_path / "anki" / "collection.anki2"))
+    try:
+        col.import_anki_package(ImportAnkiPackageRequest(package_path=str(apkg), options=ImportAnkiPackageOptions()))
+        [nid] = col.find_notes("")
+        back = col.get_note(nid)["Back"]
+        [src] = re.findall(r'<img src="([^"]+\.png)" alt="([^"]+)"', back)[0][:1]
+        assert 'class="caption">两端饱和区梯度趋近于 0<' in back
+        media = Path(col.media.dir()) / src
+        assert media.is_file() and media.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        card = col.get_card(col.find_cards("")[0])
+        assert src in card.answer()
+    finally:
+        col.close()

@@ -88,7 +88,9 @@ def test_page_content(tmp_path):
     assert '<mark class="cloze" title="c2">' in page and "a number" not in page and "{{c" not in page
     assert page.count('title="checked by sympy" role="img"') == 4  # two check lines, one claim, the header
     assert "✓ 已验算 · verified" in page
-    assert 'id="f1-p1"' in page and 'url(#f1-p1)' in page and 'href="#f1-glyph-s"' in page
+    assert 'id="f1-p1"' in page and 'url(#f1-p1)' in page
+    glyph = re.search(r'<use xlink:href="#(g[0-9a-f]{10})"/>', page).group(1)  # moved to the shared defs
+    assert page.count(f'id="{glyph}"') == 1 and page.index(f'id="{glyph}"') < page.index("<main")
     assert "<style" not in page.split("<svg", 1)[1] and "240.12" in page and "240.123" not in page
     assert 'transform="translate(120.123456 60.25) scale(0.095 -0.095)"' in page  # scales keep their digits
     assert 'src="data:image/png;base64,' in page
@@ -173,9 +175,14 @@ KATEX_BOXES = """() => {
   }).map(k => (k.querySelector('annotation') || k).textContent);
 }"""
 
-BROKEN_LINKS = """() => [...document.querySelectorAll('a[href^="#"]')]
-  .map(a => decodeURIComponent(a.getAttribute('href').slice(1)))
-  .filter(id => id && !document.getElementById(id))"""
+BROKEN_LINKS = """() => {
+  const ids = [...document.querySelectorAll('[id]')].map(e => e.id);
+  const dup = ids.filter((id, i) => ids.indexOf(id) !== i).map(id => 'duplicate id ' + id);
+  const links = [...document.querySelectorAll('a[href^="#"]')].map(a => decodeURIComponent(a.getAttribute('href').slice(1)));
+  const uses = [...document.querySelectorAll('use')].map(u => (u.getAttribute('href') || u.getAttribute('xlink:href')).slice(1));
+  const urls = [...document.querySelectorAll('[clip-path]')].map(e => e.getAttribute('clip-path').match(/url\\(#(.*)\\)/)[1]);
+  return dup.concat([...links, ...uses, ...urls].filter(id => id && !document.getElementById(id)));
+}"""
 
 VISIBLE_CARDS = "() => [...document.querySelectorAll('.card')].filter(c => c.offsetParent).map(c => c.id)"
 

@@ -10,6 +10,7 @@ is still complete.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import re
 from dataclasses import dataclass, field, replace
@@ -33,6 +34,8 @@ _CLASS_RE = re.compile(r'class="([^"]*)"')
 # SVG coordinates rounded to 1/100 when a figure is inlined (not transforms: they hold small scales)
 _GEOMETRY_RE = re.compile(r'(\s(?:d|points|x|y|x1|x2|y1|y2|width|height|viewBox)=")([^"]*)"')
 _DECIMALS_RE = re.compile(r"(\d\.\d{2})\d+")
+_DEFS_RE = re.compile(r"<defs>.*?</defs>", re.S)
+_DEF_PATH_RE = re.compile(r'<path(\s[^>]*?)?\sid="([^"]+)"([^>]*?)\s*/>')
 
 
 # --- formulas ---------------------------------------------------------------------------
@@ -110,8 +113,13 @@ def katex_css(classes: set[str], all_fonts: bool = False) -> str:
 
 # --- figures and images -------------------------------------------------------------------
 
-def inline_svg(svg: str, prefix: str, label: str) -> str:
-    """An SVG file as markup for inlining: no prolog or metadata, ids prefixed, scalable."""
+def inline_svg(svg: str, prefix: str, label: str, shared: dict[str, str] | None = None) -> str:
+    """An SVG file as markup for inlining: no prolog or metadata, ids prefixed, scalable.
+
+    With ``shared``, paths defined in ``<defs>`` (matplotlib's glyph outlines and markers,
+    the bulk of every figure) move into it, keyed by their attributes, so each distinct
+    glyph is stored once per page; see :func:`shared_defs`.
+    """
     svg = re.sub(r"<\?xml.*?\?>|<!DOCTYPE.*?>|<!--.*?-->|<metadata>.*?</metadata>|<style[^>]*>.*?</style>",
                  "", svg, flags=re.S)
     svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}{m.group(1)}"', svg)
@@ -124,7 +132,27 @@ def inline_svg(svg: str, prefix: str, label: str) -> str:
 
     svg = re.sub(r"<svg\b([^>]*)>", root, svg, count=1)
     svg = _GEOMETRY_RE.sub(lambda m: m.group(1) + " ".join(_DECIMALS_RE.sub(r"\1", m.group(2)).split()) + '"', svg)
+    if shared is not None:
+        moved: dict[str, str] = {}
+
+        def share(m: re.Match[str]) -> str:
+            attrs = (m.group(1) or "") + m.group(3)
+            new_id = shared.setdefault(attrs, "g" + hashlib.sha1(attrs.encode()).hexdigest()[:10])
+            moved[m.group(2)] = new_id
+            return ""
+
+        svg = _DEFS_RE.sub(lambda d: _DEF_PATH_RE.sub(share, d.group(0)), svg)
+        svg = re.sub(r'(href="#)([^"]+)"', lambda m: f'{m.group(1)}{moved.get(m.group(2), m.group(2))}"', svg)
+        svg = re.sub(r"<defs>\s*</defs>", "", svg)
     return re.sub(r">\s+<", ">\n<", svg.strip())
+
+
+def shared_defs(shared: dict[str, str]) -> str:
+    """The hidden SVG that holds the paths figures share (empty if there are none)."""
+    if not shared:
+        return ""
+    paths = "\n".join(f'<path id="{pid}"{attrs}/>' for attrs, pid in sorted(shared.items(), key=lambda kv: kv[1]))
+    return f'<svg class="shared-defs" aria-hidden="true" width="0" height="0">\n<defs>\n{paths}\n</defs>\n</svg>'
 
 
 def data_uri(path: Path) -> str:
@@ -148,6 +176,8 @@ class _Renderer:
     formulas: int = 0
     verified: int = 0
     figures: int = 0
+    shared: dict[str, str] = field(default_factory=dict)
+    """Figure paths stored once per page: attributes → id."""
 
     def formula(self, f: Formula) -> str:
         self.formulas += 1
@@ -178,7 +208,7 @@ class _Renderer:
         self.figures += 1
         label = fig.alt or fig.caption or f"图 {fig.number}"
         if fig.svg is not None:
-            body = inline_svg(fig.svg.read_text(encoding="utf-8"), f"f{fig.number}-", label)
+            body = inline_svg(fig.svg.read_text(encoding="utf-8"), f"f{fig.number}-", label, self.shared)
         else:
             body = f'<img src="{data_uri(fig.png)}" alt="{html.escape(label)}">'
         caption = f"图 {fig.number}" + (f"：{html.escape(fig.caption)}" if fig.caption else "")
@@ -252,7 +282,7 @@ def render_page(doc: Document, ctx: BuildContext, all_fonts: bool = False) -> st
     return render(
         TEMPLATE,
         title=ctx.deck_name, chapters=chapters, cards=cards, formulas=r.formulas, verified=r.verified,
-        figures=r.figures, katex_version=mathrender.KATEX_VERSION,
+        figures=r.figures, katex_version=mathrender.KATEX_VERSION, shared_defs=markup(shared_defs(r.shared)),
         css=markup(css), js=markup(template_path("cheatsheet.js").read_text(encoding="utf-8")))
 
 

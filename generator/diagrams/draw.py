@@ -274,7 +274,9 @@ def _draw_optimizers(spec: dict):
     spec = {**spec, "xlabel": spec["xlabel"] or "$x$", "ylabel": spec["ylabel"] or "$y$"}
     _decorate(ax, spec)
     n = len(spec["methods"])
-    _legend(ax, spec, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=min(3, n), frameon=False)
+    # below the x label: anchored at the axes' bottom edge, pushed down past tick labels and label
+    _legend(ax, spec, loc="upper center", bbox_to_anchor=(0.5, 0), borderaxespad=3.4, ncol=min(3, n),
+            frameon=False)
     return fig
 
 
@@ -384,7 +386,7 @@ def _draw_series(spec: dict):
             integer_x &= bool(np.all(xs == np.round(xs)))
         if spec["logy"]:
             ys = np.where(ys > 0, ys, np.nan)
-        few = not s.get("expr") and len(xs) <= 30
+        few = not s.get("expr") and len(xs) <= 30 and bool(np.all(np.diff(xs) > 0))  # not a staircase
         ax.plot(xs, ys, style, color=color, label=s["label"] or None,
                 marker="o" if (s["markers"] or few) else None, markersize=3.5)
         all_x.extend([float(xs[0]), float(xs[-1])])

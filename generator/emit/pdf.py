@@ -214,7 +214,7 @@ def _keep_together(note: Note) -> bool:
     lines = sum(len(f.text) for f in frags) / 45
     lines += sum(4 for f in frags for x in f.formulas if x.display)
     lines += sum(18 for f in frags for _ in f.plots)
-    return lines < 22
+    return lines < 16
 
 
 def _label(note: Note) -> str:

@@ -5,6 +5,7 @@ import os
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from .model import Formula, PlotBlock
@@ -48,6 +49,7 @@ class BuildContext:
         self.stats.update(values)
 
 
+@lru_cache(maxsize=4096)
 def display_path(path: Path) -> str:
     """A path as users should see it: relative to the working directory when possible."""
     try:

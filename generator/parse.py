@@ -189,12 +189,14 @@ class _Renderer:
 
     def __init__(self, md: MarkdownIt, path: Path, root: Path, lines: list[str], diags: Diagnostics):
         self.md, self.path, self.root, self.lines, self.diags = md, path, root, lines, diags
+        self.file_dir = path.resolve().parent
 
     def _collect(self) -> _Collect:
-        return _Collect(self.path, self.path.resolve().parent, self.root, self.diags, self.lines)
+        return _Collect(self.path, self.file_dir, self.root, self.diags, self.lines)
 
-    def _finish(self, c: _Collect, html: str, text: str) -> Fragment:
-        return Fragment(sanitise(html), tuple(c.formulas), tuple(c.plots), tuple(c.checks),
+    def _finish(self, c: _Collect, html: str, text: str, raw_html: bool) -> Fragment:
+        # our renderer escapes everything it writes; only raw HTML from the author needs cleaning
+        return Fragment(sanitise(html) if raw_html else html, tuple(c.formulas), tuple(c.plots), tuple(c.checks),
                         tuple(c.images), tuple(c.code), tuple(c.links), text)
 
     def blocks(self, tokens: list[Token]) -> Fragment:
@@ -204,13 +206,13 @@ class _Renderer:
         html = self.md.renderer.render(tokens, self.md.options, {"collect": c})
         spans = [t.map for t in tokens if t.map is not None]
         text = "\n".join(self.lines[spans[0][0]:spans[-1][1]]) if spans else ""
-        return self._finish(c, html, text)
+        return self._finish(c, html, text, any(_has_raw_html(t) for t in tokens))
 
     def inline(self, tok: Token) -> Fragment:
         c = self._collect()
         self._unclosed_math(tok)
         html = self.md.renderer.renderInline(tok.children or [], self.md.options, {"collect": c})
-        return self._finish(c, html, tok.content)
+        return self._finish(c, html, tok.content, _has_raw_html(tok))
 
     def _unclosed_math(self, tok: Token) -> None:
         for child in tok.children or []:
@@ -328,6 +330,10 @@ def parse_file(md: MarkdownIt, path: Path, root: Path, diags: Diagnostics) -> So
         chap_notes.append(_note(r, head, inline, body_tokens, loc, deck, tags + (chapter_tag,), diags))
     close_chapter()
     return SourceFile(path, deck, tags, title, order, tuple(chapters))
+
+
+def _has_raw_html(tok: Token) -> bool:
+    return tok.type in ("html_block", "html_inline") or any(_has_raw_html(c) for c in tok.children or ())
 
 
 def _has_content(tokens: list[Token]) -> bool:

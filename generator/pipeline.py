@@ -127,7 +127,6 @@ def analyse(cfg: BuildConfig, progress: Progress, draw: bool):
         counts: dict[str, int] = {}
         for st in ctx.formulas.values():
             counts[st.status] = counts.get(st.status, 0) + 1
-        verify.write_report(doc, ctx.formulas, cfg.out / "check-report.json")
         progress.stage("verify", ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no formulas")
     diagrams = _stage_module("diagrams")
     if diagrams is not None:
@@ -158,6 +157,9 @@ def build(cfg: BuildConfig) -> int:
               f"nothing in {cfg.out} was changed", file=sys.stderr)
         return 1
     outputs: list[Path] = []
+    verify = _stage_module("verify")
+    if verify is not None:
+        verify.write_report(doc, ctx.formulas, cfg.out / "check-report.json")
     for target in cfg.targets:
         module = importlib.import_module(EMITTERS[target])
         written = module.emit(doc, cfg.out, ctx)
@@ -186,10 +188,12 @@ def _summary(cfg, doc, ctx, diags, outputs, progress) -> None:
 
 def check(cfg: BuildConfig) -> int:
     progress = Progress(cfg.quiet)
-    _, ctx, diags = analyse(cfg, progress, draw=False)
+    doc, ctx, diags = analyse(cfg, progress, draw=False)
     verify = _stage_module("verify")
-    if verify is not None and not cfg.quiet:
-        print("\n".join(verify.summary(ctx.formulas)), file=sys.stderr)
+    if verify is not None:
+        verify.write_report(doc, ctx.formulas, cfg.out / "check-report.json")
+        if not cfg.quiet:
+            print("\n".join(verify.summary(ctx.formulas)), file=sys.stderr)
     print_diagnostics(diags)
     failed = diags.errors or (cfg.strict and diags.warnings)
     if not cfg.quiet or failed:

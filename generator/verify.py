@@ -74,9 +74,9 @@ def _top_level_split(tex: str, pattern: re.Pattern[str]) -> list[tuple[str, str]
             depth += 1
         elif ch == "}":
             depth -= 1
-        elif tex.startswith("\\left", i) and not tex[i + 5:i + 6].isalpha():
+        elif (tex.startswith("\\left", i) and not tex[i + 5:i + 6].isalpha()) or tex.startswith("\\begin", i):
             depth += 1
-        elif tex.startswith("\\right", i) and not tex[i + 6:i + 7].isalpha():
+        elif (tex.startswith("\\right", i) and not tex[i + 6:i + 7].isalpha()) or tex.startswith("\\end", i):
             depth -= 1
         elif ch == "\\" and depth == 0:
             m = pattern.match(tex, i)
@@ -102,7 +102,8 @@ _SEPARATOR_RE = re.compile(r"\s*[,;]?\s*(?:\\qquad|\\quad|\\\\)\s*|\s*[,;]\s*\\t
 def split_equations(tex: str) -> list[str]:
     """One display formula may hold several equations separated by \\quad, \\qquad or \\\\."""
     body = re.sub(r"\\begin\{(aligned|align\*?|gathered)\}|\\end\{(aligned|align\*?|gathered)\}", "", tex)
-    body = body.replace("&", "")
+    if "\\begin" not in body:  # '&' inside cases or matrices is structure, not alignment
+        body = body.replace("&", "")
     out = []
     for part, _ in _top_level_split(body, _SEPARATOR_RE):
         part = part.strip().rstrip(",.;").strip()
@@ -133,6 +134,8 @@ def _prepare(tex: str) -> str:
     tex = _BUILTIN_PRIME_RE.sub(lambda m: "\\builtin" + m.group(1) + m.group(2), tex)
     tex = re.sub(r"\\bigl|\\bigr|\\Bigl|\\Bigr|\\big|\\Big", "", tex)
     tex = re.sub(r"\\cdot(?![A-Za-z])", r"\\times ", tex)
+    if "\\int" not in tex:  # the grammar lexes 'd\\times' or 'd \\theta' as a differential
+        tex = re.sub(r"(?<![A-Za-z\\])d(?=\s*\\[A-Za-z])", "{d}", tex)
     return tex
 
 
@@ -538,7 +541,9 @@ def write_report(doc: Document, results: dict[Formula, FormulaStatus], path: Pat
     entries = [{"file": display_path(f.loc.path), "line": f.loc.line, "col": f.loc.col, "tex": f.tex,
                 "display": f.display, "status": s.status, "detail": s.detail}
                for f, s in sorted(results.items(), key=lambda fs: (str(fs[0].loc.path), fs[0].loc.line, fs[0].loc.col))]
-    text = json.dumps({"formulas": entries, "totals": totals(results)}, ensure_ascii=False, indent=1) + "\n"
+    # one formula per line: readable and diffable, and the C encoder stays fast on big corpora
+    body = ",\n  ".join(json.dumps(e, ensure_ascii=False) for e in entries)
+    text = f'{{"totals": {json.dumps(totals(results))},\n "formulas": [\n  {body}\n]}}\n'
     write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 

@@ -176,7 +176,7 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
         fields = note_fields(note, ctx, media)
         model = cloze if note.cloze else basic
         tags = sorted(set(note.tags))
-        digest = hashlib.sha256(json.dumps([model.model_id, fields, tags]).encode()).hexdigest()
+        digest = hashlib.sha256("\x00".join([str(model.model_id), *fields, *tags]).encode()).hexdigest()
         mod = _stamp(lock["notes"], note.id, digest, now)
         mods.append(mod)
         seen.add(note.id)

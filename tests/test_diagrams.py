@@ -98,6 +98,20 @@ groups:
   - {label: T = 2, values: [0.507, 0.307, 0.186]}
 annotate: true
 """,
+    "blocks": r"""
+kind: blocks
+title: 残差块
+nodes:
+  - {id: x, text: '$x$', at: [0, 0], shape: plain}
+  - {id: f, text: '$\mathcal{F}(x)$：两层卷积', at: [2, 1], color: 1}
+  - {id: add, text: '$+$', at: [4, 0], shape: circle}
+  - {id: y, text: '$y$', at: [6, 0], shape: plain}
+edges:
+  - {from: x, to: f}
+  - {from: f, to: add}
+  - {from: x, to: add, text: 恒等捷径, strong: true}
+  - {from: add, to: y}
+""",
     "heatmap": r"""
 kind: heatmap
 title: 因果掩码
@@ -185,8 +199,11 @@ def test_golden_figures(drawn, kind, tmp_path):
     assert compare_images(str(expected), str(actual), tol=3) is None
 
 
-def test_unchanged_figures_are_not_redrawn(drawn):
+def test_unchanged_figures_are_not_redrawn_and_stale_ones_go(drawn):
     figures, folder, doc = drawn
+    (folder / "fig-0000000000000000.svg").write_text("<svg/>")
+    diagrams.draw_document(doc, Diagnostics(), folder)
+    assert not (folder / "fig-0000000000000000.svg").exists()
     stamps = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     again = diagrams.draw_document(doc, Diagnostics(), folder)
     assert {f.png.name for f in again.values()} == {f.png.name for f in figures.values()}
@@ -325,6 +342,10 @@ def test_constrained_optimum_l1_is_on_an_axis():
     ("kind: bars\ncategories: [a, b]\ngroups:\n  - label: g\n    values: [1, 2, 3]\n",
      "t.md:15: error: plot: groups[1]: 'values' has 3 numbers for 2 categories"),
     ("kind: heatmap\nmatrix:\n  - [1, 2]\n  - [3]\n", "t.md:12: error: plot: 'matrix': rows have different lengths"),
+    ("kind: blocks\nnodes:\n  - {id: a, at: [0, 0]}\n  - {id: a, at: [1, 0]}\nedges:\n  - {from: a, to: b}\n",
+     "t.md:14: error: plot: nodes[2]: duplicate node id 'a'"),
+    ("kind: blocks\nnodes:\n  - {id: a, at: [0, 0]}\nedges:\n  - {from: a, to: b}\n",
+     "t.md:15: error: plot: edges[1]: 'to': no node has id 'b'"),
     ("kind: norm-balls\np: [1, 2]\nloss: {center: [0.2, 0.1], axes: [1, 1]}\n",
      "t.md:13: error: plot: loss: 'center': [0.2, 0.1] lies inside the unit L1 ball"),
     ("kind: function\nx: [0, 1\n", "t.md:13: error: plot: invalid YAML"),

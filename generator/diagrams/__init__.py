@@ -84,6 +84,7 @@ def draw_document(doc: Document, diags: Diagnostics, out_dir: Path) -> dict[Plot
         if not ((out_dir / f"{name}.svg").is_file() and (out_dir / f"{name}.png").is_file()):
             jobs[name] = spec
     failures = draw_many(jobs, out_dir)
+    _prune(out_dir, set(names) - set(failures))
     figures: dict[PlotBlock, Figure] = {}
     number = 0
     for (block, spec), name in zip(checked, names):
@@ -97,6 +98,13 @@ def draw_document(doc: Document, diags: Diagnostics, out_dir: Path) -> dict[Plot
         figures[block] = Figure(number=number, caption=spec["caption"] or spec["title"], alt=alt_text(spec),
                                 svg=out_dir / f"{name}.svg", png=out_dir / f"{name}.png")
     return figures
+
+
+def _prune(out_dir: Path, keep: set[str]) -> None:
+    """Remove figure files no block produces any more (edited or deleted plots)."""
+    for p in out_dir.glob("fig-*.*"):
+        if p.suffix in (".svg", ".png") and p.stem not in keep:
+            p.unlink(missing_ok=True)
 
 
 def _line_of(block: PlotBlock, text: str) -> int:
@@ -196,7 +204,15 @@ def alt_text(spec: dict) -> str:
             (plain(g["label"]) + " " if g["label"] else "")
             + "，".join(f"{plain(c)} {v:g}" for c, v in zip(spec["categories"], g["values"]))
             for g in spec["groups"])
+    elif kind == "blocks":
+        arrows = "；".join(f"{plain(_node_text(spec, e['from']))} → {plain(_node_text(spec, e['to']))}"
+                          for e in spec["edges"])
+        body = "示意图：" + (arrows or "、".join(plain(n["text"]) for n in spec["nodes"]))
     else:
         m = spec["matrix"]
         body = f"热力图，{len(m)} 行 × {len(m[0])} 列"
     return f"{head}（{body}）" if head else body
+
+
+def _node_text(spec: dict, node_id: str) -> str:
+    return next((n["text"] for n in spec["nodes"] if n["id"] == node_id), node_id)

@@ -476,7 +476,50 @@ def _draw_heatmap(spec: dict):
     return fig
 
 
+_BOXES = {"box": "square,pad=0.35", "round": "round,pad=0.4", "circle": "circle,pad=0.2"}
+
+
+def _draw_blocks(spec: dict):
+    from matplotlib.colors import to_rgba
+
+    xs = [n["at"][0] for n in spec["nodes"]]
+    ys = [n["at"][1] for n in spec["nodes"]]
+    span_x, span_y = max(xs) - min(xs) + 2, max(ys) - min(ys) + 1.4
+    unit = min(0.85, 7.5 / span_x, 4.5 / span_y)  # inches per grid unit
+    fig, ax = _figure(spec, width=max(2.5, span_x * unit), height=max(1.6, span_y * unit + 0.5))
+    colors = _colors()
+    boxes = {}
+    for n in spec["nodes"]:
+        edge = colors[n["color"] - 1] if n["color"] else "#444444"
+        face = to_rgba(edge, 0.16) if n["color"] else "white"
+        bbox = ({"boxstyle": "round,pad=0.3", "fc": "none", "ec": "none"} if n["shape"] == "plain" else
+                {"boxstyle": _BOXES[n["shape"]], "fc": face, "ec": edge, "lw": 1.4})  # plain: invisible, arrows stop there
+        boxes[n["id"]] = ax.text(*n["at"], n["text"], ha="center", va="center", bbox=bbox, zorder=3, fontsize=10.5)
+    for e in spec["edges"]:
+        a, b = boxes[e["from"]], boxes[e["to"]]
+        color = "#D55E00" if e["strong"] else "#444444"
+        # drawn after the boxes (higher zorder), so the box outlines they clip against are up to date
+        ax.annotate("", xy=b.get_position(), xytext=a.get_position(), zorder=4,
+                    arrowprops={"arrowstyle": "-|>", "color": color, "lw": 2.4 if e["strong"] else 1.3,
+                                "linestyle": LINESTYLES[e["style"]], "connectionstyle": f"arc3,rad={e['bend']}",
+                                "patchA": a.get_bbox_patch(), "patchB": b.get_bbox_patch(),
+                                "shrinkA": 2, "shrinkB": 2,
+                                "mutation_scale": 12})
+        if e["text"]:
+            (x0, y0), (x1, y1) = a.get_position(), b.get_position()
+            mx, my = (x0 + x1) / 2 - e["bend"] * (y1 - y0) / 2, (y0 + y1) / 2 + e["bend"] * (x1 - x0) / 2
+            ax.text(mx, my, e["text"], ha="center", va="center", fontsize=9, color="#333333", zorder=5,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
+    ax.set_xlim(min(xs) - 1, max(xs) + 1)
+    ax.set_ylim(min(ys) - 0.7, max(ys) + 0.7)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    _decorate(ax, spec)
+    return fig
+
+
 DRAWERS = {
+    "blocks": _draw_blocks,
     "function": _draw_function,
     "optimizers": _draw_optimizers,
     "norm-balls": _draw_norm_balls,

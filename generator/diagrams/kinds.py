@@ -308,6 +308,39 @@ def _heatmap(r: Reader) -> dict:
             "annotate": annotate, "colorbar": r.flag("colorbar", not annotate)}
 
 
+SHAPES = ("box", "round", "circle", "plain")
+
+
+def _blocks(r: Reader) -> dict:
+    nodes, ids = [], set()
+    for i, item in enumerate(r.items("nodes", required=True)):
+        c = r.child(item, f"nodes[{i + 1}]")
+        if c is None:
+            continue
+        node_id = c.text("id", required=True)
+        if node_id is not None and node_id in ids:
+            c.error(c.line("id"), f"duplicate node id '{node_id}'")
+        ids.add(node_id)
+        nodes.append({"id": node_id, "text": c.text("text", default=node_id or ""), "at": c.pair("at", required=True),
+                      "shape": c.choice("shape", SHAPES, default="round"),
+                      "color": c.integer("color", default=0, lo=0, hi=8)})
+        c.close(("id", "text", "at", "shape", "color"))
+    edges = []
+    for i, item in enumerate(r.items("edges")):
+        c = r.child(item, f"edges[{i + 1}]")
+        if c is None:
+            continue
+        edge = {"from": c.text("from", required=True), "to": c.text("to", required=True),
+                "text": c.text("text", default=""), "style": c.choice("style", STYLES, default="solid"),
+                "bend": c.number("bend", default=0.0, lo=-1, hi=1), "strong": c.flag("strong")}
+        for end in ("from", "to"):
+            if edge[end] is not None and edge[end] not in ids:
+                c.error(c.line(end), f"'{end}': no node has id '{edge[end]}'")
+        c.close(("from", "to", "text", "style", "bend", "strong"))
+        edges.append(edge)
+    return {"nodes": nodes, "edges": edges}
+
+
 KINDS: dict[str, tuple[tuple[str, ...], Callable[[Reader], dict]]] = {
     "function": (("x", "y", "curves", "points", "asymptotes", "params"), _function),
     "optimizers": (("loss", "x", "y", "start", "steps", "methods", "log_contours"), _optimizers),
@@ -316,6 +349,7 @@ KINDS: dict[str, tuple[tuple[str, ...], Callable[[Reader], dict]]] = {
     "series": (("series", "mark"), _series),
     "bars": (("categories", "groups", "annotate"), _bars),
     "heatmap": (("matrix", "rows", "cols", "annotate", "colorbar"), _heatmap),
+    "blocks": (("nodes", "edges"), _blocks),
 }
 
 __all__ = ["KINDS", "check", "as_text"]

@@ -40,6 +40,7 @@
     chapters.forEach(function (ch) {
       ch.hidden = !ch.querySelector(".card:not([hidden])");
     });
+    root.classList.toggle("searching", terms.length > 0);
     count.textContent = terms.length ? shown + " / " + cards.length + " 张卡片" : cards.length + " 张卡片";
   }
   input.addEventListener("input", filter);

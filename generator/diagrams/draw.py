@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from . import compute  # noqa: E402
+from .text import LABEL_KEYS, em, fmt, mathtext_label, wrap  # noqa: E402
 from .expr import derivative, gradient, numeric, parse  # noqa: E402
 
 STYLE = Path(__file__).resolve().parents[2] / "templates" / "figures.mplstyle"
@@ -33,26 +34,6 @@ class LabelError(ValueError):
     def __init__(self, label: str, message: str):
         super().__init__(f"cannot typeset label '{label}': {message}")
         self.label = label
-
-
-# KaTeX spellings mathtext does not know, and their mathtext equivalents
-_MATHTEXT_FIXES = ((re.compile(r"\\[lr]Vert\b"), r"\\Vert "), (re.compile(r"\\[lr]vert\b"), "|"),
-                   (re.compile(r"\\[dt]frac\b"), r"\\frac"),
-                   (re.compile(r"\\(?:text|operatorname)\{"), r"\\mathrm{"),
-                   (re.compile(r"\\boldsymbol\{"), r"\\mathbf{"),
-                   (re.compile(r"\\(?:big|Big|bigg|Bigg)[lr]?\b"), ""),
-                   (re.compile(r"\\displaystyle\b"), ""))
-LABEL_KEYS = frozenset({"title", "xlabel", "ylabel", "label", "categories", "rows", "cols"})
-
-
-def mathtext_label(label: str) -> str:
-    """``label`` with KaTeX-only commands inside ``$…$`` rewritten for mathtext."""
-    def fix(m: re.Match[str]) -> str:
-        t = m.group(0)
-        for pattern, repl in _MATHTEXT_FIXES:
-            t = pattern.sub(repl, t)
-        return t
-    return re.sub(r"\$[^$]+\$", fix, label)
 
 
 def prepare_labels(spec):
@@ -115,30 +96,6 @@ def _colors() -> list[str]:
     return plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
 
-def _em(text: str) -> float:
-    """Rough width of a label in em (CJK is 1 em, Latin about 0.55, math source counted shorter)."""
-    text = re.sub(r"\$([^$]*)\$", lambda m: "x" * max(1, len(re.sub(r"\\[a-zA-Z]+|[{}^_]", "x", m.group(1))) // 2),
-                  text)
-    return sum(1.0 if ord(ch) > 0x2E80 else 0.55 for ch in text)
-
-
-def _wrap(text: str, max_em: float) -> str:
-    """Break a long title once, at punctuation or a space outside math, near the middle."""
-    if not text or _em(text) <= max_em:
-        return text
-    in_math = False
-    best, best_score = None, None
-    for i, ch in enumerate(text):
-        if ch == "$":
-            in_math = not in_math
-        elif not in_math and ch in " ，、（：;,:(" and 0 < i < len(text) - 1:
-            cut = i + (0 if ch in "（(" else 1)
-            score = abs(_em(text[:cut]) - _em(text) / 2)
-            if best_score is None or score < best_score:
-                best, best_score = cut, score
-    return text if best is None else text[:best].rstrip() + "\n" + text[best:].lstrip()
-
-
 def _figure(spec: dict, width: float = FIG_WIDTH, height: float = 3.5, **kw):
     fig, ax = plt.subplots(figsize=(width, height), **kw)
     return fig, ax
@@ -146,7 +103,7 @@ def _figure(spec: dict, width: float = FIG_WIDTH, height: float = 3.5, **kw):
 
 def _decorate(ax, spec: dict, fig_width: float = FIG_WIDTH) -> None:
     if spec.get("title"):
-        ax.set_title(_wrap(spec["title"], fig_width * 72 / 12 * 0.95))
+        ax.set_title(wrap(spec["title"], fig_width * 72 / 12 * 0.95))
     if spec.get("xlabel"):
         ax.set_xlabel(spec["xlabel"])
     if spec.get("ylabel"):
@@ -157,12 +114,6 @@ def _legend(ax, spec: dict, **kw) -> None:
     handles, labels = ax.get_legend_handles_labels()
     if spec.get("legend", True) and any(labels):
         ax.legend(**kw)
-
-
-def _fmt(v: float) -> str:
-    if float(v).is_integer() and abs(v) < 1e6:
-        return str(int(v))
-    return f"{v:.3g}"
 
 
 def _robust_ylim(ax, ys: list[np.ndarray]) -> None:
@@ -210,7 +161,7 @@ def _draw_function(spec: dict):
         _robust_ylim(ax, ys_all)
     for a in spec["asymptotes"]:
         v = a["value"]
-        text = a["label"] or (f"$y={_fmt(v)}$" if a["axis"] == "y" else f"$x={_fmt(v)}$")
+        text = a["label"] or (f"$y={fmt(v)}$" if a["axis"] == "y" else f"$x={fmt(v)}$")
         if a["axis"] == "y":
             ax.axhline(v, color=GREY, linestyle="--", linewidth=1, zorder=1)
             ax.annotate(text, (1, v), xycoords=("axes fraction", "data"), xytext=(-3, 3),
@@ -281,7 +232,7 @@ def _draw_optimizers(spec: dict):
 
 
 def _ball_label(p) -> str:
-    return r"$L_\infty$" if p == "inf" else f"$L_{{{_fmt(p)}}}$"
+    return r"$L_\infty$" if p == "inf" else f"$L_{{{fmt(p)}}}$"
 
 
 def _draw_norm_balls(spec: dict):
@@ -326,7 +277,7 @@ def _draw_norm_balls(spec: dict):
             ax.set_ylabel("")
         ax.set_title(_ball_label(spec["p"][i]) + " 约束", fontsize=11, fontweight="normal")
     if spec["title"]:
-        fig.suptitle(_wrap(spec["title"], 30), fontsize=12, fontweight="bold")
+        fig.suptitle(wrap(spec["title"], 30), fontsize=12, fontweight="bold")
     return fig
 
 
@@ -361,7 +312,7 @@ def _draw_receptive_field(spec: dict):
     bottom.set_xticks(xs)
     bottom.set_xticklabels(names, rotation=45 if n > 8 else 0, ha="right" if n > 8 else "center", fontsize=9.5)
     if spec["title"]:
-        top.set_title(_wrap(spec["title"], width * 72 / 12 * 0.95))
+        top.set_title(wrap(spec["title"], width * 72 / 12 * 0.95))
     if spec["xlabel"]:
         bottom.set_xlabel(spec["xlabel"])
     fig.align_ylabels()
@@ -406,7 +357,7 @@ def _draw_series(spec: dict):
 
 def _draw_bars(spec: dict):
     cats, groups = spec["categories"], spec["groups"]
-    longest = max(_em(c) for c in cats)
+    longest = max(em(c) for c in cats)
     width = FIG_WIDTH
     crowded = longest * len(cats) * 11 / 72 > width * 0.85
     fig, ax = _figure(spec, width=width, height=3.7 if crowded else 3.4)
@@ -419,7 +370,7 @@ def _draw_bars(spec: dict):
         pos = xs - 0.4 + w * (i + 0.5)
         bars = ax.bar(pos, g["values"], width=w * 0.95, color=colors[i % len(colors)], label=g["label"] or None)
         if annotate:
-            ax.bar_label(bars, labels=[_fmt(v) for v in g["values"]], padding=2,
+            ax.bar_label(bars, labels=[fmt(v) for v in g["values"]], padding=2,
                          fontsize=8 if n * len(cats) > 12 else 9)
     if any(v < 0 for g in groups for v in g["values"]):
         ax.axhline(0, color="#444444", linewidth=0.8)
@@ -456,7 +407,7 @@ def _draw_heatmap(spec: dict):
         for (r, c), v in np.ndenumerate(m):
             rgba = im.cmap(im.norm(v))
             lum = 0.2126 * rgba[0] + 0.7152 * rgba[1] + 0.0722 * rgba[2]
-            ax.text(c, r, _fmt(v), ha="center", va="center", fontsize=9 if cell >= 0.4 else 7.5,
+            ax.text(c, r, fmt(v), ha="center", va="center", fontsize=9 if cell >= 0.4 else 7.5,
                     color="black" if lum > 0.5 else "white")
     for axis, labels, n, setter in ((ax.xaxis, spec["cols"], cols, ax.set_xticks),
                                     (ax.yaxis, spec["rows"], rows, ax.set_yticks)):

@@ -352,4 +352,3 @@ KINDS: dict[str, tuple[tuple[str, ...], Callable[[Reader], dict]]] = {
     "blocks": (("nodes", "edges"), _blocks),
 }
 
-__all__ = ["KINDS", "check", "as_text"]

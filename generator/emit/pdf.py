@@ -203,7 +203,9 @@ class _Renderer:
 
     def index(self) -> list[dict]:
         def key(t: _Term) -> tuple:
-            return (not t.label[:1].isascii(), t.label.lower())
+            # GB 18030 orders the common hanzi (GB 2312 level 1) by pinyin: a dictionary order
+            # without a pinyin table. Latin terms come first.
+            return (not t.label[:1].isascii(), t.label.lower().encode("gb18030", errors="replace"))
         return [{"label": t.label, "refs": [r.split("@")[0] for r in t.refs]}
                 for t in sorted(self.terms.values(), key=key)]
 

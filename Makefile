@@ -7,9 +7,9 @@ BIN := $(VENV)/bin
 GEN := $(BIN)/python -m generator
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: deck pdf html all check ids test golden bench clean setup sysdeps
+.PHONY: deck pdf html all check ids test golden bench clean setup sysdeps sysdeps-test
 
-deck: $(STAMP)
+deck: $(STAMP) sysdeps
 	$(GEN) build --only deck --content $(CONTENT) --out $(OUT)
 
 # The HTML cheat sheet inlines the KaTeX CSS and fonts (npm assets, sysdeps).
@@ -23,20 +23,20 @@ pdf: $(STAMP) sysdeps
 all: $(STAMP) sysdeps
 	$(GEN) build --only deck,pdf,html --content $(CONTENT) --out $(OUT)
 
-check: $(STAMP)
+check: $(STAMP) sysdeps
 	$(GEN) check --content $(CONTENT) --out $(OUT)
 
 ids: $(STAMP)
 	$(GEN) ids --content $(CONTENT)
 
-test: $(STAMP) sysdeps
+test: $(STAMP) sysdeps-test
 	$(BIN)/python -m pytest -q
 
 # Regenerate the golden files of the emitter tests after an intended change.
-golden: $(STAMP)
+golden: $(STAMP) sysdeps-test
 	GOLDEN_UPDATE=1 $(BIN)/python -m pytest -q tests -k golden
 
-bench: $(STAMP)
+bench: $(STAMP) sysdeps-test
 	$(BIN)/python bench/bench.py --content $(CONTENT)
 
 setup: $(STAMP) sysdeps
@@ -48,9 +48,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
 
-# System packages (fonts, Chromium) and npm assets; see scripts/sysdeps.sh.
+# System packages (CJK fonts; Chromium and poppler for the tests) and the npm KaTeX assets.
 sysdeps:
 	@scripts/sysdeps.sh
+
+sysdeps-test:
+	@scripts/sysdeps.sh --test
 
 clean:
 	rm -rf $(OUT)

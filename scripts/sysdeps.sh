@@ -4,8 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Usage: sysdeps.sh [--test]   (--test adds what only the test suite needs)
+with_test=0; [[ "${1:-}" == "--test" ]] && with_test=1
+
 need_apt=()
 for pair in $(grep -v '^#' scripts/apt-packages.txt); do
+  if [[ "$pair" == test:* ]]; then ((with_test)) || continue; pair=${pair#test:}; fi
   probe=${pair%%=*}; pkg=${pair##*=}
   if [[ "$probe" == /* ]]; then [[ -e "$probe" ]] || need_apt+=("$pkg")
   else command -v "$probe" >/dev/null 2>&1 || need_apt+=("$pkg"); fi
@@ -15,7 +19,7 @@ if ((${#need_apt[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
     echo "sysdeps: installing ${need_apt[*]} with apt-get" >&2
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need_apt[@]}" | sort -u) >/dev/null
   elif command -v sudo >/dev/null && command -v apt-get >/dev/null; then
     echo "sysdeps: installing ${need_apt[*]} with sudo apt-get" >&2
     sudo apt-get update -qq >/dev/null

@@ -355,6 +355,12 @@ def test_bad_specs_point_at_the_line(source, expected):
     assert any(e.startswith(expected) for e in found), found
 
 
+def test_markup_outside_math_is_a_warning():
+    found = errors("kind: bars\ntitle: 'λ^t 与 $\\lambda^t$'\ncategories: [a, 'σ_k']\ngroups:\n  - values: [1, 2]\n")
+    assert [e.split(": ")[0] + ": " + e.split(": ")[1] for e in found] == ["t.md:12: warning", "t.md:13: warning"], found
+    assert "label 'λ^t 与 $\\lambda^t$' has '^' outside $…$" in found[0]
+
+
 def test_every_problem_of_a_block_is_reported():
     found = errors("kind: function\nx: [2, 1]\ncurves:\n  - expr: 'q'\n    style: wavy\n")
     assert [e.split(":")[1] for e in found] == ["12", "14", "15"], found

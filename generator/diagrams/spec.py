@@ -7,6 +7,7 @@ go on and one run reports every problem of a block.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ import yaml
 
 from ..location import Diagnostics, SourceLocation
 from ..model import PlotBlock
+from .text import LABEL_KEYS
 
 STYLES = ("solid", "dashed", "dotted", "dashdot")
 
@@ -146,7 +148,19 @@ class Reader:
             return default
 
     def text(self, key: str, required: bool = False, default: str | None = None) -> str | None:
-        return self.get(key, as_text, "text", required, default)
+        value = self.get(key, as_text, "text", required, default)
+        if key in LABEL_KEYS and value and key in self.node.value:
+            self.check_label(value, self.line(key))
+        return value
+
+    def check_label(self, label: str, line: int) -> None:
+        """Warn about TeX markup outside ``$…$``: it would be drawn literally (``λ^t``)."""
+        outside = re.sub(r"(?<!\\)\$[^$]*(?<!\\)\$", "", label)
+        m = re.search(r"[\^_]|\\[a-zA-Z]+", outside)
+        if m:
+            self.diags.warning(SourceLocation(self.path, line),
+                               f"plot: {self.where}label '{label}' has '{m.group(0)}' outside $…$; "
+                               "it is drawn literally (write $…$ around the math)")
 
     def number(self, key: str, required: bool = False, default: float | None = None, *,
                lo: float | None = None, hi: float | None = None, lo_open: bool = False,
@@ -209,7 +223,10 @@ class Reader:
             if not isinstance(v, list) or not v:
                 raise ValueError(f"expected a non-empty list of labels, found {describe(_plain(v))}")
             return [as_text(n.value) for n in v]
-        return self.get(key, check, "a list of labels", required)
+        values = self.get(key, check, "a list of labels", required)
+        for node, value in zip(self.node.value[key].value if values else (), values or ()):
+            self.check_label(value, node.line)
+        return values
 
     def items(self, key: str, required: bool = False, min_len: int = 1) -> list[Node]:
         """A list value; returns its item nodes (empty on error)."""

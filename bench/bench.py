@@ -285,13 +285,16 @@ def bench_diagrams(args) -> list[str]:
         render(specs[0], "w", one / "w.svg", one / "w.png")
         first = time.perf_counter() - start
         per: dict[str, list[float]] = {}
+        cpu = time.process_time()
         for spec in specs:
             start = time.perf_counter()
             render(spec, "b", one / "b.svg", one / "b.png")
             per.setdefault(spec["kind"], []).append(time.perf_counter() - start)
+        cpu = time.process_time() - cpu
         every = [t for ts in per.values() for t in ts]
         lines.append(f"  one process, serial: first figure {first * 1000:.0f} ms, then median {statistics.median(every) * 1000:.0f} ms "
-                     f"per figure (SVG + 2x PNG), total {sum(every):.1f} s")
+                     f"per figure (SVG + 2x PNG), total {sum(every):.1f} s wall, {cpu:.1f} s CPU "
+                     f"({cpu / len(specs) * 1000:.0f} ms CPU per figure); load average {os.getloadavg()[0]:.1f}")
         lines.append("  median per kind: " + ", ".join(f"{k} {statistics.median(v) * 1000:.0f} ms ({len(v)})"
                                                        for k, v in sorted(per.items())))
     return lines

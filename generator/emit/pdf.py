@@ -100,7 +100,8 @@ class _Chapter:
 @dataclass
 class _Term:
     label: str
-    refs: list[str] = field(default_factory=list)
+    refs: list[tuple[str, str]] = field(default_factory=list)
+    """(span id, question or chapter anchor): one reference per question."""
 
 
 _CLOZE_RE = re.compile(r"\{\{c\d+::(.*?)\}\}", re.S)
@@ -191,8 +192,8 @@ class _Renderer:
         self._term_ids += 1
         term_id = f"term-{self._term_ids}"
         entry = self.terms.setdefault(label, _Term(label))
-        if not any(r.split("@")[1] == anchor for r in entry.refs):
-            entry.refs.append(f"{term_id}@{anchor}")
+        if all(where != anchor for _, where in entry.refs):
+            entry.refs.append((term_id, anchor))
         return f'<span class="term" id="{term_id}">{inner}</span>'
 
     def _link(self, m: re.Match[str]) -> str:
@@ -206,7 +207,7 @@ class _Renderer:
             # GB 18030 orders the common hanzi (GB 2312 level 1) by pinyin: a dictionary order
             # without a pinyin table. Latin terms come first.
             return (not t.label[:1].isascii(), t.label.lower().encode("gb18030", errors="replace"))
-        return [{"label": t.label, "refs": [r.split("@")[0] for r in t.refs]}
+        return [{"label": t.label, "refs": [term_id for term_id, _ in t.refs]}
                 for t in sorted(self.terms.values(), key=key)]
 
 

@@ -149,8 +149,10 @@ def test_letter_paper(project):
     write(project / "content", "a.md", "# 章\n\n## 问题 {#a.q}\n\n答案。\n")
     assert run("build", "--only", "pdf", "--paper", "Letter", "-q") == 0
     (target,) = (project / "build").glob("*.pdf")
-    box = PdfReader(target).pages[0].mediabox
+    reader = PdfReader(target)
+    box = reader.pages[0].mediabox
     assert (round(float(box.width)), round(float(box.height))) == (612, 792)
+    assert len(reader.pages) == 3  # the cover still fits one (shorter) page
 
 
 def test_katex_error_is_a_located_diagnostic_with_fallback(project):

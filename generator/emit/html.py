@@ -16,11 +16,12 @@ import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from .. import highlight, mathrender
-from ..templating import markup, render, template_path
 from ..context import BuildContext, Figure, write_atomic
 from ..model import Chapter, CheckBlock, Document, Formula, Fragment, Image, Note, PlotBlock, fill
+from ..templating import markup, render, template_path
 
 TEMPLATE = "cheatsheet.html.j2"
 # Chapter hues, in order; neighbours differ enough to tell chapters apart at a glance.
@@ -44,10 +45,10 @@ _DEF_PATH_RE = re.compile(r'<path(\s[^>]*?)?\sid="([^"]+)"([^>]*?)\s*/>')
 def _katex(tex: str, display: bool) -> tuple[str, frozenset[str]] | None:
     """KaTeX markup and the CSS classes it uses, or None if KaTeX cannot parse ``tex``."""
     try:
-        markup = mathrender.render(tex, display, mathml=True)
+        out = mathrender.render(tex, display, mathml=True)
     except ValueError:
         return None
-    return markup, frozenset(c for m in _CLASS_RE.finditer(markup) for c in m.group(1).split())
+    return out, frozenset(c for m in _CLASS_RE.finditer(out) for c in m.group(1).split())
 
 
 _FONT_FACE_RE = re.compile(r"@font-face\{([^}]*)\}")
@@ -104,8 +105,8 @@ def katex_css(classes: set[str], all_fonts: bool = False) -> str:
     def face(m: re.Match[str]) -> str:
         if not all_fonts and _face_key(m.group(1)) not in keep:
             return ""
-        url = re.search(r"url\(file://([^)]+)\)", m.group(1))
-        data = base64.b64encode(Path(url.group(1)).read_bytes()).decode()
+        url = re.search(r"url\((file:[^)]+)\)", m.group(1))
+        data = base64.b64encode(Path(unquote(urlparse(url.group(1)).path)).read_bytes()).decode()
         return "@font-face{" + m.group(1).replace(url.group(0), f"url(data:font/woff2;base64,{data})") + "}"
 
     return _FONT_FACE_RE.sub(face, css)
@@ -184,13 +185,13 @@ class _Renderer:
         rendered = _katex(f.tex, f.display)
         if rendered is None:  # the parse stage reports it; show the source rather than nothing
             return f'<code class="tex-error" title="KaTeX cannot render this">{html.escape(f.tex)}</code>'
-        markup, classes = rendered
+        out, classes = rendered
         self.classes |= classes
         status = self.ctx.formula(f)
         if status is not None and status.status == "verified":
             self.verified += 1
-            markup += f'<span class="ok" title="{VERIFIED_TITLE}" role="img" aria-label="{VERIFIED_TITLE}">✓</span>'
-        return f'<span class="eq">{markup}</span>' if f.display else markup
+            out += f'<span class="ok" title="{VERIFIED_TITLE}" role="img" aria-label="{VERIFIED_TITLE}">✓</span>'
+        return f'<span class="eq">{out}</span>' if f.display else out
 
     def check(self, block: CheckBlock) -> str:
         lines = [self.formula(line) for line in block.lines]

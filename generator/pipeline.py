@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .location import Diagnostics, GeneratorError
-from .model import card_count
+from .model import card_count, fragments
 
 TARGETS = ("deck", "pdf", "html")
 # target → (emitter module, output stages it needs)
@@ -128,7 +128,9 @@ def analyse(cfg: BuildConfig, progress: Progress, draw: bool):
         for st in ctx.formulas.values():
             counts[st.status] = counts.get(st.status, 0) + 1
         progress.stage("verify", ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no formulas")
-    diagrams = _stage_module("diagrams")
+    has_plots = any(frag.plots for note in doc.notes for frag in fragments(note)) or any(
+        c.intro.plots for c in doc.chapters)
+    diagrams = _stage_module("diagrams") if has_plots else None  # importing it costs sympy + matplotlib
     if diagrams is not None:
         if draw:
             ctx.figures = diagrams.draw_document(doc, diags, cfg.out / "figures")

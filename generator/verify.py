@@ -62,36 +62,27 @@ class Refuted(Exception):
 
 # --------------------------------------------------------------------------- splitting
 
+_SCANNERS: dict[str, re.Pattern[str]] = {}
+
+
 def _top_level_split(tex: str, pattern: re.Pattern[str]) -> list[tuple[str, str]]:
-    """Split ``tex`` at matches of ``pattern`` outside braces and \\left…\\right.
+    """Split ``tex`` at matches of ``pattern`` outside braces, \\left…\\right and environments.
 
     Returns [(text, separator_before)]."""
+    scanner = _SCANNERS.get(pattern.pattern)
+    if scanner is None:
+        scanner = _SCANNERS[pattern.pattern] = re.compile(
+            r"(?P<open>\{|\\left(?![A-Za-z])|\\begin(?![A-Za-z]))|(?P<close>\}|\\right(?![A-Za-z])|\\end(?![A-Za-z]))"
+            rf"|(?P<sep>{pattern.pattern})|\\[A-Za-z]+|\\.")
     parts, depth, start, sep = [], 0, 0, ""
-    i = 0
-    while i < len(tex):
-        ch = tex[i]
-        if ch == "{":
+    for m in scanner.finditer(tex):
+        if m.group("open"):
             depth += 1
-        elif ch == "}":
+        elif m.group("close"):
             depth -= 1
-        elif (tex.startswith("\\left", i) and not tex[i + 5:i + 6].isalpha()) or tex.startswith("\\begin", i):
-            depth += 1
-        elif (tex.startswith("\\right", i) and not tex[i + 6:i + 7].isalpha()) or tex.startswith("\\end", i):
-            depth -= 1
-        elif ch == "\\" and depth == 0:
-            m = pattern.match(tex, i)
-            if m is None:
-                cmd = re.match(r"\\[A-Za-z]+|\\.", tex[i:])
-                i += len(cmd.group(0)) if cmd else 1
-                continue
-        if depth == 0:
-            m = pattern.match(tex, i)
-            if m:
-                parts.append((tex[start:i], sep))
-                sep, start = m.group(0), m.end()
-                i = m.end()
-                continue
-        i += 1
+        elif m.group("sep") is not None and depth == 0 and m.end() > m.start():
+            parts.append((tex[start:m.start()], sep))
+            sep, start = m.group("sep"), m.end()
     parts.append((tex[start:], sep))
     return parts
 

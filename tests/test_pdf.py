@@ -215,3 +215,19 @@ def test_render_refuses_remote_and_outside_resources(project):
     assert sorted(fetcher.refused) == sorted(["http://127.0.0.1:9/x.png", "https://example.com/y.png",
                                               secret.as_uri()])
     assert len(errors) == 3
+
+
+def test_cross_references_are_clickable(guide):
+    _, target = guide
+    reader = PdfReader(target)
+    dests = reader.named_destinations
+    links = {}
+    for number, page in enumerate(reader.pages, 1):
+        for annot in page.get("/Annots", []):
+            annot = annot.get_object()
+            if annot.get("/Subtype") == "/Link" and "/Dest" in annot:
+                links.setdefault(str(annot["/Dest"]), set()).add(number)
+    assert set(links) <= set(dests)
+    why_page = reader.get_destination_page_number(dests["act.why"]) + 1
+    assert why_page == 3 and 4 in links["act.why"]  # 2.2 links back to 1.1
+    assert {f"chapter-{n}" for n in (1, 2)} | {"act.why", "train.code"} <= set(links)  # contents entries

@@ -6,8 +6,9 @@ fonts come from the npm package of the same version (package.json, `make setup`)
 from __future__ import annotations
 
 import base64
+import json
+import os
 import re
-from functools import lru_cache
 from pathlib import Path
 
 import pykatex
@@ -20,24 +21,72 @@ DIST = ROOT / "node_modules" / "katex" / "dist"
 _POS_RE = re.compile(r" at position (\d+)")
 
 
-@lru_cache(maxsize=None)
+class _Store:
+    """Rendered markup by (mode, TeX); kept on disk between builds when a path is given."""
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
+        self.data: dict[str, str] = {}
+        self.used: set[str] = set()
+        self.dirty = False
+
+    def load(self, path: Path) -> None:
+        self.path = path
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            if loaded.get("katex") == KATEX_VERSION:
+                self.data.update(loaded["markup"])
+        except (OSError, ValueError, KeyError, AttributeError):
+            pass
+
+    def save(self) -> None:
+        if self.path is None or not (self.dirty or set(self.data) - self.used):
+            return
+        kept = {k: v for k, v in self.data.items() if k in self.used}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"katex": KATEX_VERSION, "markup": kept}, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, self.path)
+        self.dirty = False
+
+
+_STORE = _Store()
+
+
+def use_cache(path: Path) -> None:
+    """Keep rendered formulas in ``path`` so an unchanged formula is rendered once, ever."""
+    _STORE.load(path)
+
+
+def save_cache() -> None:
+    _STORE.save()
+
+
 def render(tex: str, display: bool, mathml: bool = False) -> str:
-    """KaTeX HTML for one formula; each distinct (tex, mode) is rendered once per process.
+    """KaTeX HTML for one formula; each distinct (tex, mode) is rendered once.
 
     Raises ValueError for TeX that KaTeX cannot parse.
     """
+    key = f"{int(display)}{int(mathml)}{tex}"
+    _STORE.used.add(key)
+    found = _STORE.data.get(key)
+    if found is not None:
+        return found
     try:
-        return pykatex.renderToString(tex, displayMode=display, throwOnError=True,
-                                      output="htmlAndMathml" if mathml else "html", strict="ignore")
+        out = pykatex.renderToString(tex, displayMode=display, throwOnError=True,
+                                     output="htmlAndMathml" if mathml else "html", strict="ignore")
     except pykatex.ParseError as e:
         raise ValueError(str(e)) from None
+    _STORE.data[key] = out
+    _STORE.dirty = True
+    return out
 
 
 def syntax_error(tex: str) -> tuple[str, int] | None:
     """None if KaTeX renders ``tex``; else (message, 1-based column inside tex, 0 if unknown)."""
     try:
-        render(tex, True)
-    except ValueError as e:
+        pykatex.renderToString(tex, displayMode=True, throwOnError=True, output="html", strict="ignore")
+    except pykatex.ParseError as e:
         message = str(e)
         m = _POS_RE.search(message)
         col = int(m.group(1)) if m else 0

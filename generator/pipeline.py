@@ -162,11 +162,16 @@ def build(cfg: BuildConfig) -> int:
     verify = _stage_module("verify")
     if verify is not None:
         verify.write_report(doc, ctx.formulas, cfg.out / "check-report.json")
+    if {"pdf", "html"} & set(cfg.targets):
+        from . import mathrender
+        mathrender.use_cache(cfg.out / ".cache" / "katex.json")
     for target in cfg.targets:
         module = importlib.import_module(EMITTERS[target])
         written = module.emit(doc, cfg.out, ctx)
         outputs.extend(written)
         progress.stage(target, ", ".join(str(p) for p in written))
+    if {"pdf", "html"} & set(cfg.targets):
+        mathrender.save_cache()
     _save_manifest(cfg, input_fingerprint(cfg), outputs)
     _summary(cfg, doc, ctx, diags, outputs, progress)
     return 0

@@ -169,6 +169,7 @@ def _draw_batch(items: list[tuple[str, dict, str]]) -> list[tuple[str, str, str]
 
 # ---------------------------------------------------------------- alt text
 
+ALT_MAX = 300
 _TEX = {r"\sigma": "σ", r"\eta": "η", r"\gamma": "γ", r"\beta": "β", r"\lambda": "λ", r"\alpha": "α",
         r"\theta": "θ", r"\rho": "ρ", r"\epsilon": "ε", r"\infty": "∞", r"\max": "max", r"\min": "min",
         r"\zeta": "ζ", r"\tanh": "tanh", r"\ln": "ln", r"\sqrt": "√", r"\cdot": "·", r"\times": "×"}
@@ -209,14 +210,10 @@ def alt_text(spec: dict) -> str:
             + "，".join(f"{plain(c)} {v:g}" for c, v in zip(spec["categories"], g["values"]))
             for g in spec["groups"])
     elif kind == "blocks":
-        arrows = "；".join(f"{plain(_node_text(spec, e['from']))} → {plain(_node_text(spec, e['to']))}"
-                          for e in spec["edges"])
-        body = "示意图：" + (arrows or "、".join(plain(n["text"]) for n in spec["nodes"]))
+        body = "示意图：" + "、".join(plain(n["text"]) for n in spec["nodes"])
     else:
         m = spec["matrix"]
         body = f"热力图，{len(m)} 行 × {len(m[0])} 列"
-    return f"{head}（{body}）" if head else body
+    text = " ".join((f"{head}（{body}）" if head else body).split())  # one line: a newline breaks genanki's check
+    return text if len(text) <= ALT_MAX else text[:ALT_MAX - 1] + "…"
 
-
-def _node_text(spec: dict, node_id: str) -> str:
-    return next((n["text"] for n in spec["nodes"] if n["id"] == node_id), node_id)

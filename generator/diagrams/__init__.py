@@ -129,7 +129,6 @@ def draw_many(jobs: dict[str, dict], out_dir: Path) -> dict[str, tuple[str, str]
         return {r[0]: r[1:] for r in _draw_batch(items) if r[1]}
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-
     from concurrent.futures.process import BrokenProcessPool
 
     workers = min(os.cpu_count() or 1, MAX_WORKERS, (len(items) + 2) // 3)

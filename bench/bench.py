@@ -154,6 +154,150 @@ def bench_pdf(args) -> list[str]:
                      f"{len(ctx.figures)} figures; whole run {analyse_s + emit_s:.1f} s wall, {cpu:.1f} s CPU")
     return lines
 
+
+# ---------------------------------------------------------------- html (issue 6: HTML cheat sheet)
+
+def bench_html(args) -> list[str]:
+    """Cheat-sheet build time, file size (and what it is made of), time to first render in Chromium."""
+    import gzip
+    import re
+
+    content = Path(args.content).resolve()
+    lines = [f"html: shipped content ({content.name}/)"]
+    sys.path.insert(0, str(ROOT))
+    from generator.emit import html
+    from generator.pipeline import BuildConfig, Progress, analyse
+
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "out"
+        build = [PY, "-m", "generator", "build", "--only", "html", "-q", "--force", "--content", str(content),
+                 "--out", str(out)]
+        try:
+            whole = median_time(build, 1, ROOT)
+            lines.append(f"  whole process, cold caches (parse, verify, draw, html): {whole:.1f} s")
+        except subprocess.CalledProcessError:
+            lines.append("  whole process: build failed (content errors); timing the emitter only")
+        cfg = BuildConfig(content=content, out=out, targets=("html",), quiet=True)
+        doc, ctx, _ = analyse(cfg, Progress(quiet=True), draw=True)
+        html._katex.cache_clear()
+        html.mathrender.render.cache_clear()
+        times = []
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            (target,) = html.emit(doc, out, ctx)
+            times.append(time.perf_counter() - start)
+        lines.append(f"  emitter: first run {times[0]:.2f} s (KaTeX cold), median {statistics.median(times):.2f} s "
+                     f"of {args.runs}")
+        page = target.read_text(encoding="utf-8")
+        size = len(page.encode())
+        part = {
+            "KaTeX markup": katex_bytes(page),
+            "figures (SVG)": sum(len(m.encode()) for m in re.findall(r"<svg.*?</svg>", page, re.S)),
+            "KaTeX fonts": sum(len(m) for m in re.findall(r"data:font/woff2;base64,[A-Za-z0-9+/=]+", page)),
+        }
+        part["text, markup, CSS, JS"] = size - sum(part.values())
+        lines.append(f"  file: {size / 1e6:.2f} MB ({len(gzip.compress(page.encode())) / 1e6:.2f} MB gzipped), "
+                     f"{sum(1 for _ in doc.notes)} cards, {len(ctx.figures)} figures; budget 12 MB")
+        lines.append("  made of: " + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in part.items()))
+        lines.append("  first render in Chromium, " + first_render(target, args.runs))
+    return lines
+
+
+def katex_bytes(page: str) -> int:
+    """Bytes inside the <span class="katex"> elements (HTML and MathML)."""
+    import re
+
+    total, tags = 0, re.compile(r"<span\b|</span>")
+    for start in re.finditer(r'<span class="katex">', page):
+        depth = 0
+        for m in tags.finditer(page, start.start()):
+            depth += 1 if m.group(0) == "<span" else -1
+            if depth == 0:
+                total += len(page[start.start():m.end()].encode())
+                break
+    return total
+
+
+def first_render(path: Path, runs: int) -> str:
+    """Median first-contentful-paint and load event over fresh browser pages."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path("/usr/bin/chromium").exists():
+        return "skipped (no /usr/bin/chromium; make sysdeps)"
+    fcp, load = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        for _ in range(runs):
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(path.as_uri(), wait_until="load")
+            t = page.evaluate("""() => ({
+                fcp: performance.getEntriesByName('first-contentful-paint')[0].startTime,
+                load: performance.getEntriesByType('navigation')[0].loadEventStart})""")
+            fcp.append(t["fcp"])
+            load.append(t["load"])
+            page.close()
+        browser.close()
+    return (f"1280 px, median of {runs}: first contentful paint {statistics.median(fcp):.0f} ms, "
+            f"load event {statistics.median(load):.0f} ms")
+
+
+# ---------------------------------------------------------------- diagrams (issue 4: figures from plot blocks)
+
+def bench_diagrams(args) -> list[str]:
+    """Draw stage on the shipped content: cold (every figure drawn), per figure, and warm (nothing changed)."""
+    content = Path(args.content).resolve()
+    sys.path.insert(0, str(ROOT))
+    from generator import diagrams
+    from generator.location import Diagnostics
+    from generator.parse import parse_corpus
+
+    doc = parse_corpus(content, Diagnostics())
+    blocks = list(diagrams.plot_blocks(doc))
+    lines = [f"diagrams: shipped content ({content.name}/), {len(blocks)} plot blocks"]
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "figures"
+        start = time.perf_counter()
+        diagrams.validate_document(doc, Diagnostics())
+        validate = time.perf_counter() - start
+        start = time.perf_counter()
+        figures = diagrams.draw_document(doc, Diagnostics(), out)  # cold: empty folder, workers import matplotlib
+        cold = time.perf_counter() - start
+        n = max(len(figures), 1)
+        workers = min(os.cpu_count() or 1, diagrams.MAX_WORKERS) if n > diagrams.PARALLEL_MIN else 1
+        lines.append(f"  cold draw stage: {cold:.1f} s for {len(figures)} figures = {cold / n * 1000:.0f} ms per figure "
+                     f"({workers} processes on {os.cpu_count()} CPUs, matplotlib import included)")
+        warm = []
+        for _ in range(max(args.runs, 3)):
+            start = time.perf_counter()
+            diagrams.draw_document(doc, Diagnostics(), out)
+            warm.append(time.perf_counter() - start)
+        lines.append(f"  warm draw stage (nothing changed, nothing redrawn): {statistics.median(warm) * 1000:.0f} ms; "
+                     f"validation alone (make check): {validate * 1000:.0f} ms")
+        from generator.diagrams.draw import render
+
+        specs = [s for b in blocks if (s := diagrams.check_block(b, Diagnostics())) is not None]
+        one = Path(d) / "one"
+        one.mkdir()
+        start = time.perf_counter()
+        render(specs[0], "w", one / "w.svg", one / "w.png")
+        first = time.perf_counter() - start
+        per: dict[str, list[float]] = {}
+        cpu = time.process_time()
+        for spec in specs:
+            start = time.perf_counter()
+            render(spec, "b", one / "b.svg", one / "b.png")
+            per.setdefault(spec["kind"], []).append(time.perf_counter() - start)
+        cpu = time.process_time() - cpu
+        every = [t for ts in per.values() for t in ts]
+        lines.append(f"  one process, serial: first figure {first * 1000:.0f} ms, then median {statistics.median(every) * 1000:.0f} ms "
+                     f"per figure (SVG + 2x PNG), total {sum(every):.1f} s wall, {cpu:.1f} s CPU "
+                     f"({cpu / len(specs) * 1000:.0f} ms CPU per figure); load average {os.getloadavg()[0]:.1f}")
+        lines.append("  median per kind: " + ", ".join(f"{k} {statistics.median(v) * 1000:.0f} ms ({len(v)})"
+                                                       for k, v in sorted(per.items())))
+    return lines
+
+
 PARTS = {"deck": bench_deck, "verify": bench_verify, "pdf": bench_pdf, "html": bench_html, "diagrams": bench_diagrams}
 
 

@@ -220,9 +220,17 @@ def _keep_together(note: Note) -> bool:
     return lines < 16
 
 
+_TEX_TEXT = {"sqrt": "√", "times": "×", "cdot": "·", "le": "≤", "ge": "≥", "ne": "≠", "approx": "≈",
+             "infty": "∞", "to": "→", "sum": "∑", "alpha": "α", "beta": "β", "gamma": "γ", "epsilon": "ε",
+             "eta": "η", "theta": "θ", "lambda": "λ", "mu": "μ", "sigma": "σ", "ell": "ℓ", "nabla": "∇"}
+
+
 def _label(note: Note) -> str:
-    """Plain text of a question for bookmarks: TeX kept, dollars dropped."""
-    return re.sub(r"(?<!\\)\$+", "", note.heading_text).strip()
+    """Plain text of a question for bookmarks: math as readable text (PDF outlines cannot show markup)."""
+    def math(m: re.Match[str]) -> str:
+        tex = re.sub(r"\\([A-Za-z]+)\s*", lambda c: _TEX_TEXT.get(c.group(1), c.group(1)), m.group(1))
+        return tex.replace("{", "").replace("}", "")
+    return re.sub(r"(?<!\\)\$+([^$]*)\$+", math, note.heading_text).replace("\\$", "$").strip()
 
 
 def view(doc: Document, ctx: BuildContext, built: date) -> tuple[dict, list[Diagnostic]]:

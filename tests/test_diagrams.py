@@ -211,6 +211,19 @@ def test_unchanged_figures_are_not_redrawn_and_stale_ones_go(drawn):
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stamps
 
 
+def test_checked_specs_are_cached_but_problems_reported_every_time(tmp_path):
+    write(tmp_path / "content", "01.md", "# c\n\n## q {#q.a}\n\n```plot\n" + KINDS["heatmap"].lstrip() + "```\n\n"
+          "```plot\nkind: bars\ntitle: 'λ^t'\ncategories: [a]\ngroups:\n  - values: [1]\n```\n")
+    doc = parse_corpus(tmp_path / "content", Diagnostics())
+    for _ in range(2):
+        diags = Diagnostics()
+        assert len(diagrams.draw_document(doc, diags, tmp_path / "fig")) == 2
+        assert [d.severity for d in diags.items] == ["warning"]
+    import json
+    cached = json.loads((tmp_path / "fig" / diagrams.CHECKED_CACHE).read_text())["specs"]
+    assert [s["kind"] for s in cached.values()] == ["heatmap"]  # the block with a warning is checked each time
+
+
 def test_same_block_same_bytes(tmp_path):
     spec = diagrams.check_block(block(KINDS["heatmap"]), Diagnostics())
     name = diagrams.figure_name(spec, diagrams.code_version())

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 
-from ..context import Figure
+from ..context import Figure, write_atomic
 from ..location import Diagnostics, SourceLocation
 from ..model import Document, PlotBlock
 from . import kinds
@@ -76,8 +76,49 @@ def figure_name(spec: dict, code: str) -> str:
     return "fig-" + hashlib.sha256((code + "\0" + blob).encode()).hexdigest()[:16]
 
 
+CHECKING_CODE = ("spec.py", "kinds.py", "expr.py", "text.py", "compute.py")
+CHECKED_CACHE = ".checked.json"
+
+
+def check_cached(doc: Document, diags: Diagnostics, cache: Path) -> list[tuple[PlotBlock, dict]]:
+    """Check every block, reusing the specs of blocks that checked clean last time.
+
+    Only blocks without any diagnostic are cached (keyed by their YAML and the checking code), so
+    every error and warning is reported again on every run.
+    """
+    h = hashlib.sha256()
+    for p in [PACKAGE_DIR / n for n in CHECKING_CODE] + [PACKAGE_DIR.parent / "latex.py"]:
+        h.update(p.read_bytes())
+    code = h.hexdigest()
+    try:
+        old = json.loads(cache.read_text(encoding="utf-8"))
+        old = old["specs"] if old.get("code") == code else {}
+    except (OSError, ValueError, AttributeError, KeyError):
+        old = {}
+    new: dict[str, dict] = {}
+    checked = []
+    for block in plot_blocks(doc):
+        key = hashlib.sha256(block.source.encode()).hexdigest()
+        spec = old.get(key)
+        if spec is None:
+            local = Diagnostics()
+            spec = check_block(block, local)
+            diags.extend(local)
+            if spec is None or local.items:
+                if spec is not None:
+                    checked.append((block, spec))
+                continue
+        new[key] = spec
+        checked.append((block, spec))
+    if new != old:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(cache, lambda tmp: tmp.write_text(json.dumps({"code": code, "specs": new}, ensure_ascii=False),
+                                                       encoding="utf-8"))
+    return checked
+
+
 def draw_document(doc: Document, diags: Diagnostics, out_dir: Path) -> dict[PlotBlock, Figure]:
-    checked = [(b, s) for b in plot_blocks(doc) if (s := check_block(b, diags)) is not None]
+    checked = check_cached(doc, diags, out_dir / CHECKED_CACHE)
     if not checked:
         return {}
     out_dir.mkdir(parents=True, exist_ok=True)

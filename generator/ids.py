@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from .location import Diagnostics
-from .parse import content_files, derive_id, make_parser, parse_file
+from .parse import content_files, make_parser, parse_file
 
 _EOL_RE = re.compile(r"(\r\n|\n|\r)?$")
 

@@ -8,7 +8,8 @@ import pytest
 from conftest import run, write
 from generator.location import Diagnostics
 from generator.parse import parse_corpus
-from generator.verify import Scope, classify_definition, verify_document
+from generator.claims import Scope, classify_definition
+from generator.verify import verify_document
 
 SIGMA = "$$\n\\sigma(x) = \\frac{1}{1 + e^{-x}}\n$$\n\n"
 

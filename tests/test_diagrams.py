@@ -449,3 +449,25 @@ def test_figure_is_embedded_in_the_imported_card(project, tmp_path, recwarn):
         assert any(src in col.get_card(c).answer() for c in col.find_cards(""))
     finally:
         col.close()
+
+
+def test_bent_edge_label_sits_on_its_arc_inside_the_drawing():
+    import matplotlib
+    matplotlib.use("Agg")
+    from generator.diagrams import draw
+
+    spec = diagrams.check_block(block("""
+kind: blocks
+title: bend
+nodes:
+  - {id: A, at: [0, 0]}
+  - {id: B, at: [4, 0]}
+edges:
+  - {from: A, to: B, text: "lower", bend: 0.4}
+"""), Diagnostics())
+    fig = draw._draw_blocks(draw.prepare_labels(spec))
+    ax = fig.axes[0]
+    (label,) = [t for t in ax.texts if t.get_text() == "lower"]
+    # arc3 with rad > 0 from left to right bulges below the chord: control point = mid + rad·(dy, −dx)
+    assert label.get_position() == pytest.approx((2.0, -0.8))
+    assert ax.get_ylim()[0] < -0.8

@@ -435,6 +435,11 @@ def _draw_blocks(spec: dict):
 
     xs = [n["at"][0] for n in spec["nodes"]]
     ys = [n["at"][1] for n in spec["nodes"]]
+    at = {n["id"]: n["at"] for n in spec["nodes"]}
+    for e in spec["edges"]:  # the apex of a bent arrow (arc3) must stay inside the drawing
+        (x0, y0), (x1, y1) = at[e["from"]], at[e["to"]]
+        xs.append((x0 + x1) / 2 + e["bend"] * (y1 - y0) / 2)
+        ys.append((y0 + y1) / 2 - e["bend"] * (x1 - x0) / 2)
     span_x, span_y = max(xs) - min(xs) + 2, max(ys) - min(ys) + 1.4
     unit = min(0.85, 7.5 / span_x, 4.5 / span_y)  # inches per grid unit
     fig, ax = _figure(spec, width=max(2.5, span_x * unit), height=max(1.6, span_y * unit + 0.5))
@@ -458,7 +463,7 @@ def _draw_blocks(spec: dict):
                                 "mutation_scale": 12})
         if e["text"]:
             (x0, y0), (x1, y1) = a.get_position(), b.get_position()
-            mx, my = (x0 + x1) / 2 - e["bend"] * (y1 - y0) / 2, (y0 + y1) / 2 + e["bend"] * (x1 - x0) / 2
+            mx, my = (x0 + x1) / 2 + e["bend"] * (y1 - y0) / 2, (y0 + y1) / 2 - e["bend"] * (x1 - x0) / 2
             ax.text(mx, my, e["text"], ha="center", va="center", fontsize=9, color="#333333", zorder=5,
                     bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
     ax.set_xlim(min(xs) - 1, max(xs) + 1)

@@ -161,6 +161,22 @@ def fill(frag: Fragment, *, formula: Callable[[Formula], str], plot: Callable[[P
     return _MARK_RE.sub(sub, frag.html)
 
 
+_LABEL_MATH_RE = re.compile(r"\$([^$]+)\$")
+
+
+def split_math(label: str) -> list[tuple[bool, str]]:
+    """A plain label (figure caption) as [(is_math, text)], math written as ``$…$``."""
+    parts, pos = [], 0
+    for m in _LABEL_MATH_RE.finditer(label):
+        if m.start() > pos:
+            parts.append((False, label[pos:m.start()]))
+        parts.append((True, m.group(1)))
+        pos = m.end()
+    if pos < len(label):
+        parts.append((False, label[pos:]))
+    return parts
+
+
 _CLOZE_NUM_RE = re.compile(r"\{\{c(\d+)::")
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import genanki
 
 from ..context import BuildContext, display_path, write_atomic
-from ..model import CheckBlock, Document, Formula, Image, Note, PlotBlock, fill
+from ..model import CheckBlock, Document, Formula, Image, Note, PlotBlock, fill, split_math
 
 NAMESPACE = "dl-study-generator"
 LOCK_NAME = "deck.lock.json"
@@ -119,7 +119,9 @@ def _field(frag, ctx: BuildContext, media: _Media, cloze: bool) -> str:
         fig = ctx.figure(p)
         if fig is None or fig.png is None:
             return ""
-        cap = f'<div class="caption">{html.escape(fig.caption)}</div>' if fig.caption else ""
+        text = "".join(f"\\({html.escape(t, quote=False)}\\)" if is_math else html.escape(t)
+                       for is_math, t in split_math(fig.caption))
+        cap = f'<div class="caption">{text}</div>' if text else ""
         return f'<div class="figure"><img src="{media.add(fig.png)}" alt="{html.escape(fig.alt)}">{cap}</div>'
 
     def check(c: CheckBlock) -> str:

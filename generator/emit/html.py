@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlparse
 
 from .. import highlight, mathrender
 from ..context import BuildContext, Figure, write_atomic
-from ..model import Chapter, CheckBlock, Document, Formula, Fragment, Image, Note, PlotBlock, fill
+from ..model import Chapter, CheckBlock, Document, Formula, Fragment, Image, Note, PlotBlock, fill, split_math
 from ..templating import markup, render, template_path
 
 TEMPLATE = "cheatsheet.html.j2"
@@ -212,7 +212,9 @@ class _Renderer:
             body = inline_svg(fig.svg.read_text(encoding="utf-8"), f"f{fig.number}-", label, self.shared)
         else:
             body = f'<img src="{data_uri(fig.png)}" alt="{html.escape(label)}">'
-        caption = f"图 {fig.number}" + (f"：{html.escape(fig.caption)}" if fig.caption else "")
+        text = "".join(_caption_math(t, True) if is_math else html.escape(t)
+                       for is_math, t in split_math(fig.caption))
+        caption = f"图 {fig.number}" + (f"：{text}" if text else "")
         return f'<figure id="fig-{fig.number}">{body}\n<figcaption>{caption}</figcaption></figure>'
 
     def image(self, img: Image) -> str:
@@ -293,3 +295,10 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
     write_atomic(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     ctx.report(html_bytes=len(page.encode("utf-8")))
     return [target]
+
+
+def _caption_math(tex: str, mathml: bool) -> str:
+    try:
+        return mathrender.render(tex, False, mathml=mathml)
+    except ValueError:  # labels are checked by the diagrams stage for mathtext, not for KaTeX
+        return html.escape(f"${tex}$")

@@ -309,7 +309,7 @@ def _op_text(op: str) -> str:
     return {"eq": "=", "lt": "<", "gt": ">", "le": "\\le", "ge": "\\ge", "ne": "\\neq", "approx": "\\approx"}[op]
 
 
-_FUNC_LHS_RE = re.compile(r"^(\\?[A-Za-z]+)(?:_\{?[A-Za-z0-9]+\}?)?\s*(?:\\left)?\(\s*([A-Za-z](?:\s*,\s*[A-Za-z])*)\s*(?:\\right)?\)$")
+_FUNC_LHS_RE = re.compile(r"^(\\?[A-Za-z]+)(?:_\{?([A-Za-z0-9]+)\}?)?\s*(?:\\left)?\(\s*([A-Za-z](?:\s*,\s*[A-Za-z])*)\s*(?:\\right)?\)$")
 _SYMBOL_RE = re.compile(r"(\\[A-Za-z]+|(?<![A-Za-z\\])[A-Za-z])(?![A-Za-z])(\s*_\s*(\{(?:[^{}]|\{[^{}]*\})*\}|\\?[A-Za-z0-9]))?('*)")
 _BUILTINS = {"sin", "cos", "tan", "tanh", "sinh", "cosh", "exp", "log", "ln", "max", "min", "sqrt"}
 
@@ -327,9 +327,13 @@ def classify_definition(tex: str, scope: Scope) -> Definition | str | None:
     m = _FUNC_LHS_RE.match(lhs)
     if m:
         name = m.group(1).lstrip("\\")
-        if name in _BUILTINS or name in scope.defs:
+        if name in _BUILTINS:
             return None
-        params = tuple(p.strip() for p in m.group(2).split(","))
+        if m.group(2):  # f_1 and f_2 are different functions; sympy names them f_{1}, f_{2}
+            name += "_{" + m.group(2) + "}"
+        if name in scope.defs:
+            return None
+        params = tuple(p.strip() for p in m.group(3).split(","))
         return Definition(name, params, sides[1])
     m = _SYMBOL_RE.fullmatch(lhs)
     if m and not m.group(4):

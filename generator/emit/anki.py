@@ -160,6 +160,15 @@ def _stamp(entries: dict, key: str, digest: str, now: int) -> int:
     return mod
 
 
+def _lock_text(lock: dict) -> str:
+    """One note per line: small diffs when the content changes, and fast to write."""
+    def block(entries: dict) -> str:
+        return ",\n".join(f"  {json.dumps(k, ensure_ascii=False)}: {json.dumps(v, sort_keys=True)}"
+                           for k, v in sorted(entries.items()))
+    return (f'{{"version": 1,\n "models": {{\n{block(lock["models"])}\n }},\n'
+            f' "notes": {{\n{block(lock["notes"])}\n }}\n}}\n')
+
+
 def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
     lock_path = doc.root / LOCK_NAME
     lock = _load_lock(lock_path)
@@ -200,7 +209,7 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
     package.media_files = files
     target = out / f"{ctx.deck_name}.apkg"
     write_atomic(target, lambda tmp: package.write_to_file(str(tmp), timestamp=max(mods, default=now)))
-    new_lock = json.dumps(lock, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    new_lock = _lock_text(lock)
     if not lock_path.exists() or lock_path.read_text(encoding="utf-8") != new_lock:
         write_atomic(lock_path, lambda tmp: tmp.write_text(new_lock, encoding="utf-8"))
     ctx.report(notes=sum(1 for _ in doc.notes), media=len(media.files), removed=removed)

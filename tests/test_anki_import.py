@@ -195,3 +195,13 @@ def test_edit_advances_mod_only_for_that_note(project):
     assert lock2["notes"]["act.why"] == lock1["notes"]["act.why"]
     assert lock2["notes"]["act.sigmoid-max"]["mod"] > lock1["notes"]["act.sigmoid-max"]["mod"] - 1
     assert lock2["notes"]["act.sigmoid-max"]["hash"] != lock1["notes"]["act.sigmoid-max"]["hash"]
+
+
+def test_source_field_does_not_depend_on_where_the_build_ran(project, tmp_path, col, monkeypatch):
+    _content(project)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert run("build", "--only", "deck", "-q", "--content", str(project / "content"), "--out", "out") == 0
+    _import(col, next((elsewhere / "out").glob("*.apkg")))
+    assert _notes(col)["act.why"]["Source"] == "content/01-act.md:9"

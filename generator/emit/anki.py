@@ -132,8 +132,15 @@ def _field(frag, ctx: BuildContext, media: _Media, cloze: bool) -> str:
     return _CARD_LINK_RE.sub(r'<span class="ref" data-ref="\1">\2</span>', out).strip()
 
 
-def note_fields(note: Note, ctx: BuildContext, media: _Media) -> list[str]:
-    source = html.escape(display_path(note.loc.path)) + f":{note.loc.line}"
+def _source(note: Note, root: Path) -> str:
+    """``content/02-cnn.md:42``: the same on every machine, wherever the build ran from."""
+    path = note.loc.path.resolve()
+    shown = f"{root.name}/{path.relative_to(root).as_posix()}" if path.is_relative_to(root) else display_path(path)
+    return html.escape(shown) + f":{note.loc.line}"
+
+
+def note_fields(note: Note, ctx: BuildContext, media: _Media, root: Path) -> list[str]:
+    source = _source(note, root)
     question = _field(note.question, ctx, media, note.cloze)
     extra = _field(note.details, ctx, media, note.cloze)
     if note.cloze:
@@ -184,7 +191,7 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
     mods = list(model_mods)
     seen = set()
     for note in doc.notes:
-        fields = note_fields(note, ctx, media)
+        fields = note_fields(note, ctx, media, doc.root)
         model = cloze if note.cloze else basic
         tags = sorted(set(note.tags))
         digest = hashlib.sha256("\x00".join([str(model.model_id), *fields, *tags]).encode()).hexdigest()

@@ -370,6 +370,10 @@ def _note(r: _Renderer, head: Token, inline: Token, body: list[Token], loc: Sour
         diags.error(loc, "question has no answer")
     unprotected = re.sub(r"<(pre|code)\b.*?</\1>", "", answer.html, flags=re.S)
     cloze = bool(CLOZE_RE.search(unprotected))
+    for frag in (answer, details):
+        if frag is not None and "**" in re.sub(r"<(pre|code)\b.*?</\1>", "", frag.html, flags=re.S):
+            diags.warning(loc, "'**' left as literal text: the emphasis did not close (CommonMark needs the "
+                               "closing '**' to follow a non-space and not sit between punctuation and a letter)")
     return Note(note_id, explicit, r.inline(inline), answer, details, cloze, deck, tags, loc, heading)
 
 

@@ -165,3 +165,9 @@ def test_files_in_path_order_and_order_key(tmp_path):
     (tmp_path / "c.md").write_text("---\ndeck: X\norder: -1\n---\n## C {#c}\n\nc\n", encoding="utf-8")
     doc, _ = parse(tmp_path)
     assert [n.id for n in doc.notes] == ["c", "a", "b"]
+
+
+def test_unclosed_bold_is_a_warning(tmp_path):
+    notes, diags = one(tmp_path, "## Q {#q}\n\n随机把**单个权重（连接）**置 0；`a**b` 是代码。\n")
+    assert [d.message.split(":")[0] for d in diags.warnings] == ["'**' left as literal text"]
+    assert diags.warnings[0].loc.line == 5

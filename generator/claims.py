@@ -309,7 +309,7 @@ def _op_text(op: str) -> str:
     return {"eq": "=", "lt": "<", "gt": ">", "le": "\\le", "ge": "\\ge", "ne": "\\neq", "approx": "\\approx"}[op]
 
 
-_FUNC_LHS_RE = re.compile(r"^(\\?[A-Za-z]+)(?:_\{?([A-Za-z0-9]+)\}?)?\s*(?:\\left)?\(\s*([A-Za-z](?:\s*,\s*[A-Za-z])*)\s*(?:\\right)?\)$")
+_FUNC_LHS_RE = re.compile(r"^(\\?[A-Za-z]+)(?:_\{?([A-Za-z0-9]+)\}?)?\s*(?:\\left)?\(\s*(\\?[A-Za-z]+(?:\s*,\s*\\?[A-Za-z]+)*)\s*(?:\\right)?\)$")
 _SYMBOL_RE = re.compile(r"(\\[A-Za-z]+|(?<![A-Za-z\\])[A-Za-z])(?![A-Za-z])(\s*_\s*(\{(?:[^{}]|\{[^{}]*\})*\}|\\?[A-Za-z0-9]))?('*)")
 _BUILTINS = {"sin", "cos", "tan", "tanh", "sinh", "cosh", "exp", "log", "ln", "max", "min", "sqrt"}
 
@@ -333,7 +333,9 @@ def classify_definition(tex: str, scope: Scope) -> Definition | str | None:
             name += "_{" + m.group(2) + "}"
         if name in scope.defs:
             return None
-        params = tuple(p.strip() for p in m.group(3).split(","))
+        params = tuple(p.strip().lstrip("\\") for p in m.group(3).split(","))
+        if any(len(p) > 1 and p not in _GREEK for p in params):
+            return None
         return Definition(name, params, sides[1])
     m = _SYMBOL_RE.fullmatch(lhs)
     if m and not m.group(4):

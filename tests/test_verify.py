@@ -182,3 +182,12 @@ def test_check_command_writes_report_and_summary(project, capsys):
     report = json.loads((project / "build" / "check-report.json").read_text())
     assert report["totals"]["verified"] == 1 and report["totals"]["definition"] == 1
     assert {"file", "line", "col", "tex", "status", "detail"} <= set(report["formulas"][0])
+
+
+def test_definitions_with_greek_parameters():
+    scope = Scope()
+    d = classify_definition("L(x, \\lambda, \\alpha) = x + \\lambda", scope)
+    assert (d.name, d.params) == ("L", ("x", "lambda", "alpha"))
+    scope.add(classify_definition("g(\\theta) = \\theta^{2}", scope))
+    from generator.claims import check_relation
+    assert check_relation("g(3) = 9", scope) == "exactly"

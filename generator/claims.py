@@ -340,7 +340,8 @@ def classify_definition(tex: str, scope: Scope) -> Definition | str | None:
     m = _SYMBOL_RE.fullmatch(lhs)
     if m and not m.group(4):
         base, sub = m.group(1), _canonical(m.group(3))
-        if base.lstrip("\\") in _BUILTINS | set(scope.defs):
+        # L_{clip} is not L: only the same symbol with the same subscript conflicts with a definition
+        if base.lstrip("\\") in _BUILTINS or base.lstrip("\\") + (f"_{{{sub}}}" if sub else "") in scope.defs:
             return None
         for other in _SYMBOL_RE.finditer(sides[1]):
             if other.group(1) == base and _canonical(other.group(3)) == sub:

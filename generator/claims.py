@@ -318,11 +318,21 @@ def _canonical(sub: str | None) -> str:
     return re.sub(r"\s+|[{}]|\\(?:mathrm|text|operatorname)", "", sub or "")
 
 
+_DECORATED_RE = re.compile(r"\\(?:hat|tilde|bar|boldsymbol|mathbf|vec|widehat|widetilde|overline|dot)(?![A-Za-z])"
+                           r"|\^\s*\{?\s*(?:\*|\\ast|\\star|\(\w+\))")
+_OPERATOR_RE = re.compile(r"[+\-/=<>]|\\(?:frac|cdot|times|sum|prod|int|left)(?![A-Za-z])")
+
+
 def classify_definition(tex: str, scope: Scope) -> Definition | str | None:
     """A Definition for ``f(x) = …``; "quantity" for ``o = …`` naming a value; None for a claim."""
+    if len(_top_level_split(tex, re.compile(r":="))) == 2:
+        return "quantity"  # an explicit definition
     sides, ops = split_relation(tex)
     if ops != ["eq"]:
         return None
+    lhs_raw = sides[0].strip()
+    if _DECORATED_RE.search(lhs_raw) and not _OPERATOR_RE.search(lhs_raw) and lhs_raw not in sides[1]:
+        return "quantity"  # \hat m_t, \tilde c_t, \boldsymbol w, D^{*}(x): a new name for a value
     lhs = _OPNAME_RE.sub(lambda m: "\\" + m.group(1), sides[0].strip())
     m = _FUNC_LHS_RE.match(lhs)
     if m:

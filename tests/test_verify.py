@@ -191,3 +191,15 @@ def test_definitions_with_greek_parameters():
     scope.add(classify_definition("g(\\theta) = \\theta^{2}", scope))
     from generator.claims import check_relation
     assert check_relation("g(3) = 9", scope) == "exactly"
+
+
+@pytest.mark.parametrize("tex, kind", [
+    ("\\hat{m}_t = \\frac{m_t}{1-\\beta_1^{t}}", "quantity"),
+    ("\\tilde w_i = \\frac{\\lambda_i}{\\lambda_i + \\alpha}\\, w_i^{*}", "quantity"),
+    ("D^{*}(x) = \\frac{p(x)}{p(x) + q(x)}", "quantity"),
+    ("\\sigma_B^{2} := \\frac{1}{m}\\sum_{i=1}^{m} x_i", "quantity"),
+    ("\\hat x = \\hat x + 1", None),
+    ("\\hat{a} + 1 = 2", None),
+])
+def test_decorated_names_are_definitions(tex, kind):
+    assert classify_definition(tex, Scope()) == kind

@@ -6,6 +6,7 @@ fonts come from the npm package of the same version (package.json, `make setup`)
 from __future__ import annotations
 
 import base64
+import html
 import json
 import os
 import re
@@ -14,6 +15,7 @@ from pathlib import Path
 import pykatex
 
 from .location import GeneratorError
+from .model import split_math
 
 KATEX_VERSION = "0.16.22"
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +82,24 @@ def render(tex: str, display: bool, mathml: bool = False) -> str:
     _STORE.data[key] = out
     _STORE.dirty = True
     return out
+
+
+def label(text: str, mathml: bool = False) -> str:
+    """A plain label (figure caption) as HTML: escaped text, ``$…$`` typeset inline.
+
+    Labels are checked for matplotlib's mathtext, not for KaTeX: what KaTeX cannot
+    render is shown as written rather than failing the build.
+    """
+    out = []
+    for is_math, part in split_math(text):
+        if is_math:
+            try:
+                out.append(render(part, False, mathml=mathml))
+                continue
+            except ValueError:
+                part = f"${part}$"
+        out.append(html.escape(part))
+    return "".join(out)
 
 
 def syntax_error(tex: str) -> tuple[str, int] | None:

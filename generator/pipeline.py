@@ -17,7 +17,7 @@ from .location import Diagnostics, GeneratorError
 from .model import card_count, fragments
 
 TARGETS = ("deck", "pdf", "html")
-# target → (emitter module, output stages it needs)
+# target → the module whose emit(doc, out, ctx) writes it
 EMITTERS = {"deck": "generator.emit.anki", "pdf": "generator.emit.pdf", "html": "generator.emit.html"}
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"

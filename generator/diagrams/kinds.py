@@ -13,7 +13,7 @@ import numpy as np
 from ..location import Diagnostics
 from . import compute
 from .expr import ExprError, LatexError, derivative, numeric, parse
-from .spec import STYLES, Node, Reader, as_number, as_text, describe
+from .spec import STYLES, Node, Reader, as_number, describe
 
 COMMON = ("kind", "title", "caption", "xlabel", "ylabel", "logy", "legend")
 MAX_STEPS = 20000

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlparse
 
 from .. import highlight, mathrender
 from ..context import BuildContext, Figure, write_atomic
-from ..model import Chapter, CheckBlock, Document, Formula, Fragment, Image, Note, PlotBlock, fill, split_math
+from ..model import Chapter, CheckBlock, Document, Formula, Fragment, Image, Note, PlotBlock, fill
 from ..templating import markup, render, template_path
 
 TEMPLATE = "cheatsheet.html.j2"
@@ -212,8 +212,7 @@ class _Renderer:
             body = inline_svg(fig.svg.read_text(encoding="utf-8"), f"f{fig.number}-", label, self.shared)
         else:
             body = f'<img src="{data_uri(fig.png)}" alt="{html.escape(label)}">'
-        text = "".join(_caption_math(t, True) if is_math else html.escape(t)
-                       for is_math, t in split_math(fig.caption))
+        text = mathrender.label(fig.caption, mathml=True)
         caption = f"图 {fig.number}" + (f"：{text}" if text else "")
         return f'<figure id="fig-{fig.number}">{body}\n<figcaption>{caption}</figcaption></figure>'
 
@@ -296,9 +295,3 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
     ctx.report(html_bytes=len(page.encode("utf-8")))
     return [target]
 
-
-def _caption_math(tex: str, mathml: bool) -> str:
-    try:
-        return mathrender.render(tex, False, mathml=mathml)
-    except ValueError:  # labels are checked by the diagrams stage for mathtext, not for KaTeX
-        return html.escape(f"${tex}$")

@@ -27,7 +27,7 @@ from weasyprint.urls import URLFetcher
 from .. import highlight, mathrender, templating
 from ..context import BuildContext, write_atomic
 from ..location import Diagnostic
-from ..model import CheckBlock, Document, Formula, Fragment, Image, Note, PlotBlock, fill, split_math
+from ..model import CheckBlock, Document, Formula, Fragment, Image, Note, PlotBlock, fill
 
 TEMPLATE = "guide.html.j2"
 STYLESHEET = "guide.css"
@@ -158,8 +158,7 @@ class _Renderer:
         fig = self.ctx.figure(p)
         if fig is None or fig.svg is None:
             return ""
-        caption = "".join(_caption_math(t, False) if is_math else html.escape(t)
-                          for is_math, t in split_math(fig.caption))
+        caption = mathrender.label(fig.caption, mathml=False)
         return (f'<figure class="figure" id="fig-{fig.number}"><img src="{fig.svg.resolve().as_uri()}" '
                 f'alt="{html.escape(fig.alt)}"><figcaption><span class="fig-num">图 {fig.number}</span>'
                 f'{caption}</figcaption></figure>')
@@ -356,9 +355,3 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
     ctx.report(pdf_pages=result["pages"], pdf_math_errors=len(diags))
     return [target]
 
-
-def _caption_math(tex: str, mathml: bool) -> str:
-    try:
-        return mathrender.render(tex, False, mathml=mathml)
-    except ValueError:  # labels are checked by the diagrams stage for mathtext, not for KaTeX
-        return html.escape(f"${tex}$")

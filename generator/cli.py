@@ -41,14 +41,14 @@ def main(argv: list[str] | None = None) -> int:
                       f"{', '.join(pipeline.TARGETS)}", file=sys.stderr)
                 return 2
             cfg.targets, cfg.paper, cfg.force = targets, args.paper, args.force
-            return pipeline.build(cfg)
+            return pipeline.build(cfg).exit_code
         if args.command == "check":
             return pipeline.check(cfg)
         from .ids import write_ids
 
         diags = Diagnostics()
         written = write_ids(args.content, diags)
-        pipeline.print_diagnostics(diags)
+        pipeline.print_diagnostics(diags.items)
         for path, line, new_id in written:
             print(f"{path}:{line}: wrote id {new_id}", file=sys.stderr)
         return 1 if diags.errors else 0

@@ -1,4 +1,4 @@
-"""What the stages after parsing hand to the emitters, plus small file helpers."""
+"""What the stages after parsing hand to the emitters, what emitters hand back, and file helpers."""
 from __future__ import annotations
 
 import os
@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from .location import Diagnostic
 from .model import Formula, PlotBlock
 
 
@@ -29,15 +30,14 @@ class FormulaStatus:
     detail: str = ""
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class BuildContext:
-    """Read-only results of the verify and draw stages, and build options."""
+    """Read-only results of the verify and draw stages, and the options the emitters read."""
 
     deck_name: str = "deck"
     paper: str = "A4"
     figures: Mapping[PlotBlock, Figure] = field(default_factory=dict)
     formulas: Mapping[Formula, FormulaStatus] = field(default_factory=dict)
-    stats: dict = field(default_factory=dict)
 
     def figure(self, plot: PlotBlock) -> Figure | None:
         return self.figures.get(plot)
@@ -45,8 +45,18 @@ class BuildContext:
     def formula(self, f: Formula) -> FormulaStatus | None:
         return self.formulas.get(f)
 
-    def report(self, **values) -> None:
-        self.stats.update(values)
+
+@dataclass(frozen=True, slots=True)
+class Emitted:
+    """What one emitter wrote, and what it has to say about it."""
+
+    paths: tuple[Path, ...]
+    diagnostics: tuple[Diagnostic, ...] = ()
+    """Problems found while emitting (counted like any other; ``--strict`` fails on warnings)."""
+    summary: str = ""
+    """A few words for the progress line (``3 media files``)."""
+    notes: tuple[str, ...] = ()
+    """Lines for the end of the build, in the emitter's own words."""
 
 
 @lru_cache(maxsize=4096)

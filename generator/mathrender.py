@@ -1,105 +1,72 @@
 """TeX → KaTeX markup at build time (the only module that imports pykatex).
 
 pykatex embeds KaTeX 0.16.22 in QuickJS, so no Node runs at build time; the CSS and
-fonts come from the npm package of the same version (package.json, `make setup`).
+fonts come from the npm package of the same version (see :mod:`.resources`).
 """
 from __future__ import annotations
 
 import base64
 import html
-import json
-import os
 import re
-from pathlib import Path
 
 import pykatex
 
-from .location import GeneratorError
+from .cache import JsonCache
 from .model import split_math
+from .resources import KATEX_VERSION, katex_dir
 
-KATEX_VERSION = "0.16.22"
-ROOT = Path(__file__).resolve().parent.parent
-DIST = ROOT / "node_modules" / "katex" / "dist"
+__all__ = ["KATEX_VERSION", "Katex", "css", "syntax_error"]
 _POS_RE = re.compile(r" at position (\d+)")
 
 
-class _Store:
-    """Rendered markup by (mode, TeX); kept on disk between builds when a path is given."""
+class Katex:
+    """Renders formulas, each distinct (TeX, mode) once.
 
-    def __init__(self) -> None:
-        self.path: Path | None = None
-        self.data: dict[str, str] = {}
-        self.used: set[str] = set()
-        self.dirty = False
+    With a :class:`JsonCache` (an emitter's own, under ``OUT/.cache``), markup is kept
+    between builds, so an unchanged formula is rendered once, ever.
+    """
 
-    def load(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, cache: JsonCache | None = None):
+        self.cache = cache if cache is not None else JsonCache(None, KATEX_VERSION)
+
+    def render(self, tex: str, display: bool, mathml: bool = False) -> str:
+        """KaTeX HTML for one formula. Raises ValueError for TeX that KaTeX cannot parse."""
+        key = f"{int(display)}{int(mathml)}{tex}"
+        found = self.cache.get(key)
+        if found is not None:
+            return found
         try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
-            if loaded.get("katex") == KATEX_VERSION:
-                self.data.update(loaded["markup"])
-        except (OSError, ValueError, KeyError, AttributeError):
-            pass
+            out = pykatex.renderToString(tex, displayMode=display, throwOnError=True,
+                                         output="htmlAndMathml" if mathml else "html", strict="ignore")
+        except pykatex.ParseError as e:
+            raise ValueError(str(e)) from None
+        self.cache.put(key, out)
+        return out
+
+    def label(self, text: str, mathml: bool = False) -> str:
+        """A plain label (figure caption) as HTML: escaped text, ``$…$`` typeset inline.
+
+        Labels are checked for matplotlib's mathtext, not for KaTeX: what KaTeX cannot
+        render is shown as written rather than failing the build.
+        """
+        out = []
+        for is_math, part in split_math(text):
+            if is_math:
+                try:
+                    out.append(self.render(part, False, mathml=mathml))
+                    continue
+                except ValueError:
+                    part = f"${part}$"
+            out.append(html.escape(part))
+        return "".join(out)
 
     def save(self) -> None:
-        if self.path is None or not (self.dirty or set(self.data) - self.used):
-            return
-        kept = {k: v for k, v in self.data.items() if k in self.used}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"katex": KATEX_VERSION, "markup": kept}, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, self.path)
-        self.dirty = False
+        self.cache.save()
 
 
-_STORE = _Store()
-
-
-def use_cache(path: Path) -> None:
-    """Keep rendered formulas in ``path`` so an unchanged formula is rendered once, ever."""
-    _STORE.load(path)
-
-
-def save_cache() -> None:
-    _STORE.save()
-
-
-def render(tex: str, display: bool, mathml: bool = False) -> str:
-    """KaTeX HTML for one formula; each distinct (tex, mode) is rendered once.
-
-    Raises ValueError for TeX that KaTeX cannot parse.
-    """
-    key = f"{int(display)}{int(mathml)}{tex}"
-    _STORE.used.add(key)
-    found = _STORE.data.get(key)
-    if found is not None:
-        return found
-    try:
-        out = pykatex.renderToString(tex, displayMode=display, throwOnError=True,
-                                     output="htmlAndMathml" if mathml else "html", strict="ignore")
-    except pykatex.ParseError as e:
-        raise ValueError(str(e)) from None
-    _STORE.data[key] = out
-    _STORE.dirty = True
-    return out
-
-
-def label(text: str, mathml: bool = False) -> str:
-    """A plain label (figure caption) as HTML: escaped text, ``$…$`` typeset inline.
-
-    Labels are checked for matplotlib's mathtext, not for KaTeX: what KaTeX cannot
-    render is shown as written rather than failing the build.
-    """
-    out = []
-    for is_math, part in split_math(text):
-        if is_math:
-            try:
-                out.append(render(part, False, mathml=mathml))
-                continue
-            except ValueError:
-                part = f"${part}$"
-        out.append(html.escape(part))
-    return "".join(out)
+def cache_for(path) -> JsonCache:
+    """The on-disk cache of rendered markup at ``path`` (emptied when KaTeX changes)."""
+    return JsonCache(path, KATEX_VERSION)
 
 
 def syntax_error(tex: str) -> tuple[str, int] | None:
@@ -115,15 +82,9 @@ def syntax_error(tex: str) -> tuple[str, int] | None:
     return None
 
 
-def dist() -> Path:
-    if not (DIST / "katex.min.css").is_file():
-        raise GeneratorError(f"KaTeX assets missing in {DIST}: run `make setup` (npm ci installs katex@{KATEX_VERSION})")
-    return DIST
-
-
 def css(embed_fonts: bool) -> str:
     """katex.min.css with font URLs either absolute file URLs or inlined woff2 data URIs."""
-    base = dist()
+    base = katex_dir()
     text = (base / "katex.min.css").read_text(encoding="utf-8")
 
     def font(m: re.Match[str]) -> str:

@@ -1,11 +1,13 @@
 """The build, in order: read → parse → verify → draw → emit.
 
-Heavy libraries (sympy, matplotlib, WeasyPrint) are imported only by the stage that
-needs them, and only when the inputs changed: an unchanged rebuild is a hash comparison.
+``analyse`` runs everything before the emitters and returns a frozen :class:`Analysis`;
+each emitter returns what it wrote and what it found (:class:`~.context.Emitted`);
+``build`` returns a :class:`BuildResult`. Heavy libraries (sympy, matplotlib, WeasyPrint)
+are imported only by the stage that needs them, and only when the inputs changed: an
+unchanged rebuild is a hash comparison.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import sys
@@ -13,14 +15,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .location import Diagnostics, GeneratorError
-from .model import card_count, fragments
+from .cache import JsonCache, fingerprint
+from .context import BuildContext, Emitted
+from .location import Diagnostic, Diagnostics, GeneratorError
+from .model import Document, card_count, fragments
+from .resources import PACKAGE_DIR, TEMPLATES_DIR
 
 TARGETS = ("deck", "pdf", "html")
-# target → the module whose emit(doc, out, ctx) writes it
+# target → the module whose emit(doc, out, ctx) -> Emitted writes it
 EMITTERS = {"deck": "generator.emit.anki", "pdf": "generator.emit.pdf", "html": "generator.emit.html"}
-PACKAGE_DIR = Path(__file__).resolve().parent
-TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
 MANIFEST = ".manifest.json"
 
 
@@ -33,6 +36,39 @@ class BuildConfig:
     strict: bool = False
     paper: str = "A4"
     force: bool = False
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the emitters read: the parsed content, the verify and draw results, the problems."""
+
+    doc: Document
+    ctx: BuildContext
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What one build did: for the CLI's exit code and for callers that present it themselves."""
+
+    ok: bool
+    up_to_date: bool = False
+    """Nothing changed since the last good build; nothing was written."""
+    outputs: tuple[Path, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    """Every problem of the run, the emitters' included, in file order."""
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
 
 
 @dataclass
@@ -65,53 +101,43 @@ def _stage_module(name: str):
 
 def input_fingerprint(cfg: BuildConfig) -> str:
     """Hash of everything a build reads: content files, generator code, templates, options."""
-    h = hashlib.sha256()
-    h.update(json.dumps([cfg.targets, cfg.paper, sys.version_info[:2]]).encode())
-    for base in (cfg.content, PACKAGE_DIR, TEMPLATES_DIR):
-        if not base.exists():
-            continue
-        for p in sorted(base.rglob("*")):
-            if p.is_file() and "__pycache__" not in p.parts:
-                h.update(str(p.relative_to(base)).encode() + b"\0")
-                h.update(p.read_bytes())
-    return h.hexdigest()
+    options = json.dumps([cfg.targets, cfg.paper, sys.version_info[:2]])
+    return fingerprint(options, cfg.content, PACKAGE_DIR, TEMPLATES_DIR)
 
 
-def _file_hash(p: Path) -> str:
-    return hashlib.sha256(p.read_bytes()).hexdigest()
+def _manifest(cfg: BuildConfig) -> JsonCache:
+    """Per set of targets: the inputs' fingerprint and each output's, as of the last good build."""
+    return JsonCache(cfg.out / MANIFEST, "1", prune=False)
 
 
-def _up_to_date(cfg: BuildConfig, fingerprint: str) -> bool:
+def _up_to_date(cfg: BuildConfig, inputs: str) -> bool:
+    entry = _manifest(cfg).get(",".join(cfg.targets))
     try:
-        manifest = json.loads((cfg.out / MANIFEST).read_text(encoding="utf-8"))
-        entry = manifest[",".join(cfg.targets)]
-        return entry["inputs"] == fingerprint and all(
-            (cfg.out / name).is_file() and _file_hash(cfg.out / name) == digest
+        return entry["inputs"] == inputs and all(
+            (cfg.out / name).is_file() and fingerprint(cfg.out / name) == digest
             for name, digest in entry["outputs"].items())
-    except (OSError, ValueError, KeyError, TypeError):
+    except (TypeError, KeyError, AttributeError):
         return False
 
 
-def _save_manifest(cfg: BuildConfig, fingerprint: str, outputs: list[Path]) -> None:
-    path = cfg.out / MANIFEST
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        manifest = {}
-    manifest[",".join(cfg.targets)] = {
-        "inputs": fingerprint,
-        "outputs": {str(p.relative_to(cfg.out)): _file_hash(p) for p in outputs}}
-    path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+def _save_manifest(cfg: BuildConfig, inputs: str, outputs: list[Path]) -> None:
+    manifest = _manifest(cfg)
+    manifest.put(",".join(cfg.targets), {
+        "inputs": inputs, "outputs": {str(p.relative_to(cfg.out)): fingerprint(p) for p in outputs}})
+    manifest.save()
 
 
-def print_diagnostics(diags: Diagnostics) -> None:
-    for d in diags.sorted():
+def print_diagnostics(diags) -> None:
+    for d in sorted(diags, key=_order):
         print(d, file=sys.stderr)
 
 
-def analyse(cfg: BuildConfig, progress: Progress, draw: bool):
+def _order(d: Diagnostic) -> tuple:
+    return (str(d.loc.path), d.loc.line, d.loc.col)
+
+
+def analyse(cfg: BuildConfig, progress: Progress, draw: bool) -> Analysis:
     """Parse, verify and (optionally) draw: everything before the emitters."""
-    from .context import BuildContext
     from .parse import parse_corpus
 
     if not cfg.content.is_dir():
@@ -120,12 +146,12 @@ def analyse(cfg: BuildConfig, progress: Progress, draw: bool):
     doc = parse_corpus(cfg.content, diags)
     notes = sum(1 for _ in doc.notes)
     progress.stage("parse", f"{len(doc.files)} files, {sum(1 for _ in doc.chapters)} chapters, {notes} notes")
-    ctx = BuildContext(deck_name=_deck_name(doc), paper=cfg.paper)
+    formulas, figures = {}, {}
     verify = _stage_module("verify")
     if verify is not None:
-        ctx.formulas = verify.verify_document(doc, diags, cache_dir=cfg.out / ".cache")
+        formulas = verify.verify_document(doc, diags, cache_dir=cfg.out / ".cache")
         counts: dict[str, int] = {}
-        for st in ctx.formulas.values():
+        for st in formulas.values():
             counts[st.status] = counts.get(st.status, 0) + 1
         progress.stage("verify", ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no formulas")
     has_plots = any(frag.plots for note in doc.notes for frag in fragments(note)) or any(
@@ -133,11 +159,12 @@ def analyse(cfg: BuildConfig, progress: Progress, draw: bool):
     diagrams = _stage_module("diagrams") if has_plots else None  # importing it costs sympy + matplotlib
     if diagrams is not None:
         if draw:
-            ctx.figures = diagrams.draw_document(doc, diags, cfg.out / "figures")
-            progress.stage("draw", f"{len(ctx.figures)} figures")
+            figures = diagrams.draw_document(doc, diags, cfg.out / "figures")
+            progress.stage("draw", f"{len(figures)} figures")
         else:
             diagrams.validate_document(doc, diags)
-    return doc, ctx, diags
+    ctx = BuildContext(deck_name=_deck_name(doc), paper=cfg.paper, figures=figures, formulas=formulas)
+    return Analysis(doc, ctx, tuple(diags.sorted()))
 
 
 def _deck_name(doc) -> str:
@@ -145,65 +172,62 @@ def _deck_name(doc) -> str:
     return max(set(names), key=names.count) if names else "deck"
 
 
-def build(cfg: BuildConfig) -> int:
+def build(cfg: BuildConfig) -> BuildResult:
+    """Build ``cfg.targets`` into ``cfg.out``; print progress and problems unless quiet."""
     progress = Progress(cfg.quiet)
-    fingerprint = input_fingerprint(cfg)
-    if not cfg.force and _up_to_date(cfg, fingerprint):
+    inputs = input_fingerprint(cfg)
+    if not cfg.force and _up_to_date(cfg, inputs):
         progress.stage("build", f"nothing changed; {', '.join(cfg.targets)} up to date in {cfg.out}")
-        return 0
-    doc, ctx, diags = analyse(cfg, progress, draw=True)
-    failed = diags.errors or (cfg.strict and diags.warnings)
-    print_diagnostics(diags)
-    if failed:
-        print(f"build failed: {len(diags.errors)} errors, {len(diags.warnings)} warnings; "
+        return BuildResult(ok=True, up_to_date=True)
+    analysis = analyse(cfg, progress, draw=True)
+    print_diagnostics(analysis.diagnostics)
+    if analysis.errors or (cfg.strict and analysis.warnings):
+        print(f"build failed: {len(analysis.errors)} errors, {len(analysis.warnings)} warnings; "
               f"nothing in {cfg.out} was changed", file=sys.stderr)
-        return 1
-    outputs: list[Path] = []
+        return BuildResult(ok=False, diagnostics=analysis.diagnostics)
+    doc, ctx = analysis.doc, analysis.ctx
     verify = _stage_module("verify")
     if verify is not None:
         verify.write_report(doc, ctx.formulas, cfg.out / "check-report.json")
-    if {"pdf", "html"} & set(cfg.targets):
-        from . import mathrender
-        mathrender.use_cache(cfg.out / ".cache" / "katex.json")
+    results: list[Emitted] = []
     for target in cfg.targets:
-        module = importlib.import_module(EMITTERS[target])
-        written = module.emit(doc, cfg.out, ctx)
-        outputs.extend(written)
-        progress.stage(target, ", ".join(str(p) for p in written))
-    if {"pdf", "html"} & set(cfg.targets):
-        mathrender.save_cache()
-    _save_manifest(cfg, input_fingerprint(cfg), outputs)
-    _summary(cfg, doc, ctx, diags, outputs, progress)
-    return 0
-
-
-def _summary(cfg, doc, ctx, diags, outputs, progress) -> None:
-    if cfg.quiet:
-        return
-    notes = list(doc.notes)
-    cards = sum(card_count(n) for n in notes)
-    media = ctx.stats.get("media", 0)
-    print(f"done: {len(notes)} notes, {cards} cards, {media} media files, "
-          f"{len(outputs)} outputs written, {len(diags.warnings)} warnings in {progress.total():.1f} s",
-          file=sys.stderr)
-    removed = ctx.stats.get("removed") or []
-    if removed:
-        query = " or ".join(f'"Id:{r}"' for r in removed)
-        print(f"note: {len(removed)} notes left the content since the last build; "
-              f"to delete them in Anki, search the browser for: {query}", file=sys.stderr)
+        emitted = importlib.import_module(EMITTERS[target]).emit(doc, cfg.out, ctx)
+        results.append(emitted)
+        print_diagnostics(emitted.diagnostics)
+        paths = ", ".join(str(p) for p in emitted.paths)
+        progress.stage(target, f"{paths} ({emitted.summary})" if emitted.summary else paths)
+    outputs = tuple(p for e in results for p in e.paths)
+    late = tuple(d for e in results for d in e.diagnostics)
+    diagnostics = tuple(sorted(analysis.diagnostics + late, key=_order))
+    warnings = [d for d in diagnostics if d.severity == "warning"]
+    if any(d.severity == "error" for d in late) or (cfg.strict and warnings):
+        print(f"build failed: {len(late)} problems while writing the outputs "
+              f"({len(warnings)} warnings in all); the outputs were written but are not recorded as up to date",
+              file=sys.stderr)
+        return BuildResult(ok=False, outputs=outputs, diagnostics=diagnostics)
+    _save_manifest(cfg, input_fingerprint(cfg), list(outputs))
+    if not cfg.quiet:
+        notes = list(doc.notes)
+        cards = sum(card_count(n) for n in notes)
+        print(f"done: {len(notes)} notes, {cards} cards, {len(outputs)} outputs written, "
+              f"{len(warnings)} warnings in {progress.total():.1f} s", file=sys.stderr)
+        for e in results:
+            for line in e.notes:
+                print(line, file=sys.stderr)
+    return BuildResult(ok=True, outputs=outputs, diagnostics=diagnostics)
 
 
 def check(cfg: BuildConfig) -> int:
     progress = Progress(cfg.quiet)
-    doc, ctx, diags = analyse(cfg, progress, draw=False)
+    analysis = analyse(cfg, progress, draw=False)
     verify = _stage_module("verify")
     if verify is not None:
-        verify.write_report(doc, ctx.formulas, cfg.out / "check-report.json")
+        verify.write_report(analysis.doc, analysis.ctx.formulas, cfg.out / "check-report.json")
         if not cfg.quiet:
-            print("\n".join(verify.summary(ctx.formulas)), file=sys.stderr)
-    print_diagnostics(diags)
-    failed = diags.errors or (cfg.strict and diags.warnings)
+            print("\n".join(verify.summary(analysis.ctx.formulas)), file=sys.stderr)
+    print_diagnostics(analysis.diagnostics)
+    failed = analysis.errors or (cfg.strict and analysis.warnings)
     if not cfg.quiet or failed:
-        print(f"check {'failed' if failed else 'passed'}: {len(diags.errors)} errors, "
-              f"{len(diags.warnings)} warnings", file=sys.stderr)
+        print(f"check {'failed' if failed else 'passed'}: {len(analysis.errors)} errors, "
+              f"{len(analysis.warnings)} warnings", file=sys.stderr)
     return 1 if failed else 0

@@ -1,4 +1,4 @@
-"""Jinja2 templates from ``templates/`` (the only module that imports jinja2).
+"""Jinja2 templates (the only module that imports jinja2); the folder comes from :mod:`.resources`.
 
 Templates whose name ends in ``.html``, ``.html.j2`` or ``.xml`` are autoescaped: pass
 already-rendered HTML through :func:`markup`. Undefined names fail loudly
@@ -7,12 +7,11 @@ already-rendered HTML through :func:`markup`. Undefined names fail loudly
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+from .resources import TEMPLATES_DIR
 
 
 @lru_cache(maxsize=None)
@@ -35,7 +34,3 @@ def render(name: str, **values) -> str:
 def markup(html: str) -> Markup:
     """Mark trusted, already-rendered HTML so autoescaping leaves it alone."""
     return Markup(html)
-
-
-def template_path(name: str) -> Path:
-    return TEMPLATES_DIR / name

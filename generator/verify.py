@@ -10,12 +10,12 @@ re-checks only what changed and imports sympy only when something did.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
 
 from . import mathrender
+from .cache import JsonCache, fingerprint
 from .claims import (REL_RE, UNCHECKABLE_RELATIONS, Definition, NotCheckable, Refuted, Scope, check_relation,
                      classify_definition, split_equations)
 from .context import FormulaStatus, display_path, write_atomic
@@ -23,8 +23,7 @@ from .location import Diagnostics, SourceLocation
 from .model import Document, Formula, fragments
 
 # results depend on the checking code: a change to it invalidates the cache
-CACHE_VERSION = hashlib.sha256(b"".join(
-    (Path(__file__).parent / m).read_bytes() for m in ("verify.py", "claims.py", "latex.py"))).hexdigest()[:16]
+CACHE_VERSION = fingerprint(*(Path(__file__).parent / m for m in ("verify.py", "claims.py", "latex.py")))[:16]
 
 
 # --------------------------------------------------------------------------- driver
@@ -56,43 +55,12 @@ def _locate(f: Formula, offset: int, lines: list[str]) -> SourceLocation:
     return f.loc
 
 
-class _Cache:
-    def __init__(self, path: Path | None):
-        self.path = path
-        self.data: dict[str, list] = {}
-        self.dirty = False
-        if path is not None:
-            try:
-                loaded = json.loads(path.read_text(encoding="utf-8"))
-                if loaded.get("version") == CACHE_VERSION:
-                    self.data = loaded["entries"]
-            except (OSError, ValueError, KeyError, AttributeError):
-                pass
-        self.used: set[str] = set()
-
-    def get(self, key: str):
-        self.used.add(key)
-        return self.data.get(key)
-
-    def put(self, key: str, value: list) -> None:
-        self.used.add(key)
-        self.data[key] = value
-        self.dirty = True
-
-    def save(self) -> None:
-        if self.path is None or not (self.dirty or set(self.data) - self.used):
-            return
-        kept = {k: v for k, v in self.data.items() if k in self.used}
-        text = json.dumps({"version": CACHE_VERSION, "entries": kept}, sort_keys=True)
-        write_atomic(self.path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
 def _key(*parts: str) -> str:
-    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+    return fingerprint(*parts)
 
 
 def verify_document(doc: Document, diags: Diagnostics, cache_dir: Path | None = None) -> dict[Formula, FormulaStatus]:
-    cache = _Cache(cache_dir / "verify.json" if cache_dir is not None else None)
+    cache = JsonCache(cache_dir / "verify.json" if cache_dir is not None else None, CACHE_VERSION)
     results: dict[Formula, FormulaStatus] = {}
     for sf in doc.files:
         try:
@@ -115,7 +83,7 @@ def verify_document(doc: Document, diags: Diagnostics, cache_dir: Path | None = 
     return results
 
 
-def _verify_one(f: Formula, is_check: bool, scope: Scope, cache: _Cache, diags: Diagnostics,
+def _verify_one(f: Formula, is_check: bool, scope: Scope, cache: JsonCache, diags: Diagnostics,
                 lines: list[str]) -> FormulaStatus:
     tex, comment = f.tex, ""
     if is_check and "%" in tex:

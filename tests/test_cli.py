@@ -51,7 +51,7 @@ def test_progress_lines_and_summary(project, capsys):
     assert run("build", "--only", "deck") == 0
     err = capsys.readouterr().err
     assert "parse: 1 files, 1 chapters, 1 notes" in err
-    assert "done: 1 notes, 1 cards, 0 media files, 1 outputs written, 0 warnings" in err
+    assert "done: 1 notes, 1 cards, 1 outputs written, 0 warnings" in err
     assert run("build", "--only", "deck") == 0
     assert "nothing changed" in capsys.readouterr().err
     assert run("build", "--only", "deck", "-q") == 0

@@ -39,9 +39,9 @@ def test_every_checklist_item_is_a_card(card_ids, spec, expected):
 
 def test_content_checks_without_errors_or_warnings(tmp_path):
     cfg = BuildConfig(content=CONTENT, out=tmp_path, quiet=True)
-    _, ctx, diags = analyse(cfg, Progress(quiet=True), draw=False)
-    assert [str(d) for d in diags.sorted()] == []
-    statuses = [s.status for s in ctx.formulas.values()]
+    analysis = analyse(cfg, Progress(quiet=True), draw=False)
+    assert [str(d) for d in analysis.diagnostics] == []
+    statuses = [s.status for s in analysis.ctx.formulas.values()]
     assert statuses.count("verified") >= 400
     assert "failed" not in statuses
 

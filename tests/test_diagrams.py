@@ -220,7 +220,7 @@ def test_checked_specs_are_cached_but_problems_reported_every_time(tmp_path):
         assert len(diagrams.draw_document(doc, diags, tmp_path / "fig")) == 2
         assert [d.severity for d in diags.items] == ["warning"]
     import json
-    cached = json.loads((tmp_path / "fig" / diagrams.CHECKED_CACHE).read_text())["specs"]
+    cached = json.loads((tmp_path / "fig" / diagrams.CHECKED_CACHE).read_text())["entries"]
     assert [s["kind"] for s in cached.values()] == ["heatmap"]  # the block with a warning is checked each time
 
 

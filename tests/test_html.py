@@ -27,7 +27,6 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 def fixture_context(doc) -> BuildContext:
     """What verify and draw would hand over: check lines and display claims verified, one figure."""
-    ctx = BuildContext(deck_name="Golden")
     statuses, figures = {}, {}
     for note in doc.notes:
         for frag in (note.question, note.answer, note.details):
@@ -40,8 +39,7 @@ def fixture_context(doc) -> BuildContext:
                     statuses[f] = FormulaStatus("verified" if "ReLU" in f.tex else "definition")
             for plot in frag.plots:
                 figures[plot] = Figure(len(figures) + 1, "两端饱和", "sigmoid 曲线", GOLDEN / "figure.svg", None)
-    ctx.formulas, ctx.figures = statuses, figures
-    return ctx
+    return BuildContext(deck_name="Golden", formulas=statuses, figures=figures)
 
 
 def fixture_doc(tmp_path: Path):
@@ -75,8 +73,8 @@ def test_emit_writes_one_file_atomically(tmp_path):
     doc = fixture_doc(tmp_path)
     out = tmp_path / "build"
     written = cheatsheet.emit(doc, out, fixture_context(doc))
-    assert written == [out / "Golden.html"]
-    assert sorted(p.name for p in out.iterdir()) == ["Golden.html"]
+    assert written.paths == (out / "Golden.html",) and written.diagnostics == ()
+    assert sorted(p.name for p in out.iterdir()) == [".cache", "Golden.html"]
 
 
 def test_page_content(tmp_path):
@@ -128,7 +126,7 @@ def browser():
 def sheet(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sheet")
     doc = fixture_doc(tmp)
-    return cheatsheet.emit(doc, tmp / "build", fixture_context(doc))[0]
+    return cheatsheet.emit(doc, tmp / "build", fixture_context(doc)).paths[0]
 
 
 class Watched:
@@ -321,7 +319,7 @@ def real_sheet(tmp_path_factory):
         pytest.skip("no content folder")
     diags = Diagnostics()
     doc = parse_corpus(content, diags)
-    page = cheatsheet.emit(doc, tmp_path_factory.mktemp("real"), BuildContext(deck_name="content"))[0]
+    page = cheatsheet.emit(doc, tmp_path_factory.mktemp("real"), BuildContext(deck_name="content")).paths[0]
     unknown = {m.group(1) for d in diags.errors if (m := re.search(r"unknown card '#([^']+)'", d.message))}
     return page, unknown
 

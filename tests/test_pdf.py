@@ -173,7 +173,7 @@ def test_figure_is_numbered_captioned_vector_image(project):
     svg.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="100" height="50">'
                    '<rect width="100" height="50" fill="#888"/></svg>', encoding="utf-8")
     ctx = BuildContext(deck_name="t", figures={plot: Figure(3, "柱状图说明", "bars", svg, None)})
-    out = pdf.emit(doc, project / "build", ctx)
+    out = pdf.emit(doc, project / "build", ctx).paths
     html_text = (project / "build" / ".cache" / "pdf" / "t.html").read_text(encoding="utf-8")
     assert 'id="fig-3"' in html_text and "图 3" in html_text and "柱状图说明" in html_text
     assert "图 3" in "\n".join(_texts(out[0]))
@@ -231,3 +231,18 @@ def test_cross_references_are_clickable(guide):
     why_page = reader.get_destination_page_number(dests["act.why"]) + 1
     assert why_page == 3 and 4 in links["act.why"]  # 2.2 links back to 1.1
     assert {f"chapter-{n}" for n in (1, 2)} | {"act.why", "train.code"} <= set(links)  # contents entries
+
+
+def test_resource_warnings_are_returned_at_the_content_line(project):
+    """A figure WeasyPrint cannot load is a warning at its plot block, returned (not printed)."""
+    path = write(project / "content", "a.md", "# 章\n\n## 问题 {#a.q}\n\n```plot\nkind: bars\n```\n")
+    doc = parse_corpus(project / "content", Diagnostics())
+    plot = next(doc.notes).answer.plots[0]
+    svg = project / "build" / "figures" / "broken.svg"
+    svg.parent.mkdir(parents=True)
+    svg.write_text("<svg this is not XML", encoding="utf-8")
+    ctx = BuildContext(deck_name="t", figures={plot: Figure(1, "坏图", "bars", svg, None)})
+    emitted = pdf.emit(doc, project / "build", ctx)
+    assert emitted.paths == (project / "build" / "t.pdf",)
+    assert [(str(d.loc), d.severity) for d in emitted.diagnostics] == [(f"{path}:9", "warning")]
+    assert "broken.svg" in emitted.diagnostics[0].message

@@ -12,7 +12,6 @@ The catalog of kinds and their keys is documented in docs/format.md and checked 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -20,14 +19,16 @@ from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 
-from ..context import Figure, write_atomic
+from ..cache import JsonCache, fingerprint
+from ..context import Figure
 from ..location import Diagnostics, SourceLocation
 from ..model import Document, PlotBlock
+from ..resources import template
 from . import kinds
 from .spec import SpecError, load
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-STYLE = PACKAGE_DIR.parents[1] / "templates" / "figures.mplstyle"
+STYLE = template("figures.mplstyle")
 PARALLEL_MIN = 4
 """Draw in worker processes when more than this many figures changed."""
 MAX_WORKERS = 4
@@ -65,41 +66,30 @@ DRAWING_CODE = ("draw.py", "compute.py", "expr.py", "text.py")
 
 def code_version() -> str:
     """Hash of everything besides the spec that shapes a figure's bytes."""
-    h = hashlib.sha256(version("matplotlib").encode())
-    for p in [PACKAGE_DIR / n for n in DRAWING_CODE] + [PACKAGE_DIR.parent / "latex.py", STYLE]:
-        h.update(p.name.encode() + b"\0" + p.read_bytes())
-    return h.hexdigest()
+    return fingerprint(version("matplotlib"), [PACKAGE_DIR / n for n in DRAWING_CODE],
+                       PACKAGE_DIR.parent / "latex.py", STYLE)
 
 
 def figure_name(spec: dict, code: str) -> str:
     blob = json.dumps(spec, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return "fig-" + hashlib.sha256((code + "\0" + blob).encode()).hexdigest()[:16]
+    return "fig-" + fingerprint(code, blob)[:16]
 
 
 CHECKING_CODE = ("spec.py", "kinds.py", "expr.py", "text.py", "compute.py")
 CHECKED_CACHE = ".checked.json"
 
 
-def check_cached(doc: Document, diags: Diagnostics, cache: Path) -> list[tuple[PlotBlock, dict]]:
+def check_cached(doc: Document, diags: Diagnostics, path: Path) -> list[tuple[PlotBlock, dict]]:
     """Check every block, reusing the specs of blocks that checked clean last time.
 
     Only blocks without any diagnostic are cached (keyed by their YAML and the checking code), so
     every error and warning is reported again on every run.
     """
-    h = hashlib.sha256()
-    for p in [PACKAGE_DIR / n for n in CHECKING_CODE] + [PACKAGE_DIR.parent / "latex.py"]:
-        h.update(p.read_bytes())
-    code = h.hexdigest()
-    try:
-        old = json.loads(cache.read_text(encoding="utf-8"))
-        old = old["specs"] if old.get("code") == code else {}
-    except (OSError, ValueError, AttributeError, KeyError):
-        old = {}
-    new: dict[str, dict] = {}
+    cache = JsonCache(path, fingerprint([PACKAGE_DIR / n for n in CHECKING_CODE], PACKAGE_DIR.parent / "latex.py"))
     checked = []
     for block in plot_blocks(doc):
-        key = hashlib.sha256(block.source.encode()).hexdigest()
-        spec = old.get(key)
+        key = fingerprint(block.source)
+        spec = cache.get(key)
         if spec is None:
             local = Diagnostics()
             spec = check_block(block, local)
@@ -108,12 +98,9 @@ def check_cached(doc: Document, diags: Diagnostics, cache: Path) -> list[tuple[P
                 if spec is not None:
                     checked.append((block, spec))
                 continue
-        new[key] = spec
+        cache.put(key, spec)
         checked.append((block, spec))
-    if new != old:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(cache, lambda tmp: tmp.write_text(json.dumps({"code": code, "specs": new}, ensure_ascii=False),
-                                                       encoding="utf-8"))
+    cache.save()
     return checked
 
 

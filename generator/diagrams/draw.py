@@ -17,11 +17,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from ..resources import template  # noqa: E402
 from . import compute  # noqa: E402
 from .text import LABEL_KEYS, em, fmt, mathtext_label, wrap  # noqa: E402
 from .expr import derivative, gradient, numeric, parse  # noqa: E402
 
-STYLE = Path(__file__).resolve().parents[2] / "templates" / "figures.mplstyle"
 PNG_DPI = 200  # 2× the style's 100 dpi: sharp on phones and high-density screens
 LINESTYLES = {"solid": "-", "dashed": "--", "dotted": ":", "dashdot": "-."}
 GREY = "#777777"
@@ -64,7 +64,7 @@ def prepare_labels(spec):
 
 def render(spec: dict, prefix: str, svg: Path | None, png: Path | None) -> None:
     """Draw one checked spec and write the files that are not ``None``."""
-    with plt.style.context(str(STYLE)):
+    with plt.style.context(str(template("figures.mplstyle"))):
         spec = prepare_labels(spec)
         fig = DRAWERS[spec["kind"]](spec)
         try:

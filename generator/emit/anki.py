@@ -17,8 +17,9 @@ from pathlib import Path
 
 import genanki
 
-from ..context import BuildContext, display_path, write_atomic
+from ..context import BuildContext, Emitted, display_path, write_atomic
 from ..model import CheckBlock, Document, Formula, Image, Note, PlotBlock, fill, split_math
+from ..resources import template
 
 NAMESPACE = "dl-study-generator"
 LOCK_NAME = "deck.lock.json"
@@ -29,12 +30,11 @@ CLOZE_MODEL_ID = 1842907732
 BASIC_FIELDS = ["Front", "Back", "Extra", "Source", "Id"]
 CLOZE_FIELDS = ["Text", "Title", "Extra", "Source", "Id"]
 
-_CSS = Path(__file__).resolve().parent.parent.parent / "templates" / "anki.css"
 
 
 def _model_css() -> str:
     from ..highlight import css
-    return (_CSS.read_text(encoding="utf-8") + "\n" + css(scope=".card .highlight") + "\n"
+    return (template("anki.css").read_text(encoding="utf-8") + "\n" + css(scope=".card .highlight") + "\n"
             + css(dark=True, scope=".nightMode .highlight") + "\n" + css(dark=True, scope=".night_mode .highlight"))
 
 
@@ -176,7 +176,7 @@ def _lock_text(lock: dict) -> str:
             f' "notes": {{\n{block(lock["notes"])}\n }}\n}}\n')
 
 
-def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
+def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
     lock_path = doc.root / LOCK_NAME
     lock = _load_lock(lock_path)
     now = int(time.time())
@@ -219,5 +219,13 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
     new_lock = _lock_text(lock)
     if not lock_path.exists() or lock_path.read_text(encoding="utf-8") != new_lock:
         write_atomic(lock_path, lambda tmp: tmp.write_text(new_lock, encoding="utf-8"))
-    ctx.report(notes=sum(1 for _ in doc.notes), media=len(media.files), removed=removed)
-    return [target]
+    return Emitted((target,), summary=f"{len(media.files)} media files", notes=_removed_notice(removed))
+
+
+def _removed_notice(removed: list[str]) -> tuple[str, ...]:
+    """How to find, in Anki, the notes that left the content (an import never deletes)."""
+    if not removed:
+        return ()
+    query = " or ".join(f'"Id:{r}"' for r in removed)
+    return (f"note: {len(removed)} notes left the content since the last build; "
+            f"to delete them in Anki, search the browser for: {query}",)

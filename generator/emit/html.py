@@ -19,9 +19,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from .. import highlight, mathrender
-from ..context import BuildContext, Figure, write_atomic
+from ..mathrender import Katex
+from ..context import BuildContext, Emitted, Figure, write_atomic
 from ..model import Chapter, CheckBlock, Document, Formula, Fragment, Image, Note, PlotBlock, fill
-from ..templating import markup, render, template_path
+from ..resources import template
+from ..templating import markup, render
 
 TEMPLATE = "cheatsheet.html.j2"
 # Chapter hues, in order; neighbours differ enough to tell chapters apart at a glance.
@@ -40,16 +42,6 @@ _DEF_PATH_RE = re.compile(r'<path(\s[^>]*?)?\sid="([^"]+)"([^>]*?)\s*/>')
 
 
 # --- formulas ---------------------------------------------------------------------------
-
-@lru_cache(maxsize=None)
-def _katex(tex: str, display: bool) -> tuple[str, frozenset[str]] | None:
-    """KaTeX markup and the CSS classes it uses, or None if KaTeX cannot parse ``tex``."""
-    try:
-        out = mathrender.render(tex, display, mathml=True)
-    except ValueError:
-        return None
-    return out, frozenset(c for m in _CLASS_RE.finditer(out) for c in m.group(1).split())
-
 
 _FONT_FACE_RE = re.compile(r"@font-face\{([^}]*)\}")
 _RULE_RE = re.compile(r"([^{}@]+)\{([^{}]*)\}")
@@ -169,20 +161,33 @@ def strip_cloze(text: str) -> str:
 
 
 @dataclass
-class _Renderer:
+class _PageFiller:
     """Fills fragments for the page and remembers what the page then needs."""
 
     ctx: BuildContext
+    katex: Katex
     classes: set[str] = field(default_factory=set)
     formulas: int = 0
     verified: int = 0
     figures: int = 0
     shared: dict[str, str] = field(default_factory=dict)
     """Figure paths stored once per page: attributes → id."""
+    rendered: dict[tuple[str, bool], tuple[str, frozenset[str]] | None] = field(default_factory=dict)
+
+    def _katex(self, tex: str, display: bool) -> tuple[str, frozenset[str]] | None:
+        """KaTeX markup and the CSS classes it uses, or None if KaTeX cannot parse ``tex``."""
+        key = (tex, display)
+        if key not in self.rendered:
+            try:
+                out = self.katex.render(tex, display, mathml=True)
+                self.rendered[key] = out, frozenset(c for m in _CLASS_RE.finditer(out) for c in m.group(1).split())
+            except ValueError:
+                self.rendered[key] = None
+        return self.rendered[key]
 
     def formula(self, f: Formula) -> str:
         self.formulas += 1
-        rendered = _katex(f.tex, f.display)
+        rendered = self._katex(f.tex, f.display)
         if rendered is None:  # the parse stage reports it; show the source rather than nothing
             return f'<code class="tex-error" title="KaTeX cannot render this">{html.escape(f.tex)}</code>'
         out, classes = rendered
@@ -212,7 +217,7 @@ class _Renderer:
             body = inline_svg(fig.svg.read_text(encoding="utf-8"), f"f{fig.number}-", label, self.shared)
         else:
             body = f'<img src="{data_uri(fig.png)}" alt="{html.escape(label)}">'
-        text = mathrender.label(fig.caption, mathml=True)
+        text = self.katex.label(fig.caption, mathml=True)
         caption = f"图 {fig.number}" + (f"：{text}" if text else "")
         return f'<figure id="fig-{fig.number}">{body}\n<figcaption>{caption}</figcaption></figure>'
 
@@ -251,12 +256,12 @@ class ChapterView:
     cards: tuple[CardView, ...]
 
 
-def _card(r: _Renderer, note: Note) -> CardView:
+def _card(r: _PageFiller, note: Note) -> CardView:
     return CardView(note.id, r.fragment(note.question), r.fragment(note.answer, cloze=note.cloze),
                     r.fragment(note.details, cloze=note.cloze), note.cloze)
 
 
-def _chapters(r: _Renderer, chapters: list[Chapter]) -> list[ChapterView]:
+def _chapters(r: _PageFiller, chapters: list[Chapter]) -> list[ChapterView]:
     views, seen = [], set()
     for i, ch in enumerate(chapters):
         anchor = f"ch-{ch.slug}"
@@ -268,9 +273,9 @@ def _chapters(r: _Renderer, chapters: list[Chapter]) -> list[ChapterView]:
     return views
 
 
-def render_page(doc: Document, ctx: BuildContext, all_fonts: bool = False) -> str:
+def render_page(doc: Document, ctx: BuildContext, all_fonts: bool = False, katex: Katex | None = None) -> str:
     """The whole cheat sheet as one string. ``all_fonts`` embeds every KaTeX font (for tests)."""
-    r = _Renderer(ctx)
+    r = _PageFiller(ctx, katex or Katex())
     chapters = _chapters(r, list(doc.chapters))
     css = "\n".join([
         katex_css(r.classes, all_fonts=all_fonts),
@@ -278,20 +283,21 @@ def render_page(doc: Document, ctx: BuildContext, all_fonts: bool = False) -> st
         highlight.css(dark=True, scope=":root[data-theme=dark] .highlight"),
         "@media screen and (prefers-color-scheme: dark) {\n"
         + highlight.css(dark=True, scope=":root:not([data-theme=light]) .highlight") + "\n}",
-        template_path("cheatsheet.css").read_text(encoding="utf-8"),
+        template("cheatsheet.css").read_text(encoding="utf-8"),
     ])
     cards = sum(len(c.cards) for c in chapters)
     return render(
         TEMPLATE,
         title=ctx.deck_name, chapters=chapters, cards=cards, formulas=r.formulas, verified=r.verified,
         figures=r.figures, katex_version=mathrender.KATEX_VERSION, shared_defs=markup(shared_defs(r.shared)),
-        css=markup(css), js=markup(template_path("cheatsheet.js").read_text(encoding="utf-8")))
+        css=markup(css), js=markup(template("cheatsheet.js").read_text(encoding="utf-8")))
 
 
-def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
-    page = render_page(doc, ctx)
+def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
+    katex = Katex(mathrender.cache_for(out / ".cache" / "katex-html.json"))
+    page = render_page(doc, ctx, katex=katex)
     target = out / f"{ctx.deck_name}.html"
     write_atomic(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
-    ctx.report(html_bytes=len(page.encode("utf-8")))
-    return [target]
+    katex.save()
+    return Emitted((target,), summary=f"{len(page.encode('utf-8')) / 1e6:.1f} MB")
 

@@ -13,7 +13,6 @@ import html
 import logging
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -25,9 +24,11 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
 from .. import highlight, mathrender, templating
-from ..context import BuildContext, write_atomic
-from ..location import Diagnostic
-from ..model import CheckBlock, Document, Formula, Fragment, Image, Note, PlotBlock, fill
+from ..mathrender import Katex
+from ..context import BuildContext, Emitted, write_atomic
+from ..location import Diagnostic, SourceLocation
+from ..model import CheckBlock, Document, Formula, Fragment, Image, Note, PlotBlock, fill, fragments
+from ..resources import TEMPLATES_DIR, katex_dir, template
 
 TEMPLATE = "guide.html.j2"
 STYLESHEET = "guide.css"
@@ -68,7 +69,7 @@ class LocalFetcher(URLFetcher):
 
 
 def allowed_roots(doc: Document, out: Path) -> list[Path]:
-    return [doc.root, out / "figures", mathrender.DIST / "fonts", templating.TEMPLATES_DIR]
+    return [doc.root, out / "figures", katex_dir() / "fonts", TEMPLATES_DIR]
 
 
 # ---------------------------------------------------------------- view model
@@ -130,11 +131,11 @@ def _plain(text: str) -> str:
     return html.unescape(_TAG_RE.sub("", text)).strip()
 
 
-class _Renderer:
+class _GuideFiller:
     """Fills fragments for print: KaTeX, figures, check boxes, images, index anchors."""
 
-    def __init__(self, doc: Document, ctx: BuildContext, numbers: dict[str, str]):
-        self.doc, self.ctx, self.numbers = doc, ctx, numbers
+    def __init__(self, doc: Document, ctx: BuildContext, numbers: dict[str, str], katex: Katex):
+        self.doc, self.ctx, self.numbers, self.katex = doc, ctx, numbers, katex
         self.diags: list[Diagnostic] = []
         self.terms: dict[str, _Term] = {}
         self._term_ids = 0
@@ -143,7 +144,7 @@ class _Renderer:
     # -- placeholders
     def formula(self, f: Formula, *, mark: bool = True) -> str:
         try:
-            out = mathrender.render(f.tex, f.display)
+            out = self.katex.render(f.tex, f.display)
         except ValueError as e:
             if f not in self._bad:
                 self._bad.add(f)
@@ -158,7 +159,7 @@ class _Renderer:
         fig = self.ctx.figure(p)
         if fig is None or fig.svg is None:
             return ""
-        caption = mathrender.label(fig.caption, mathml=False)
+        caption = self.katex.label(fig.caption, mathml=False)
         return (f'<figure class="figure" id="fig-{fig.number}"><img src="{fig.svg.resolve().as_uri()}" '
                 f'alt="{html.escape(fig.alt)}"><figcaption><span class="fig-num">图 {fig.number}</span>'
                 f'{caption}</figcaption></figure>')
@@ -233,7 +234,7 @@ def _label(note: Note) -> str:
     return re.sub(r"(?<!\\)\$+([^$]*)\$+", math, note.heading_text).replace("\\$", "$").strip()
 
 
-def view(doc: Document, ctx: BuildContext, built: date) -> tuple[dict, list[Diagnostic]]:
+def view(doc: Document, ctx: BuildContext, built: date, katex: Katex) -> tuple[dict, list[Diagnostic]]:
     """The template's data: everything already rendered to HTML strings."""
     chapters = list(doc.chapters)
     numbers: dict[str, str] = {}
@@ -241,7 +242,7 @@ def view(doc: Document, ctx: BuildContext, built: date) -> tuple[dict, list[Diag
         for qi, note in enumerate(chap.notes, 1):
             numbers[note.id] = f"{ci}.{qi}"
     slugs_seen: set[str] = set()
-    r = _Renderer(doc, ctx, numbers)
+    r = _GuideFiller(doc, ctx, numbers, katex)
     out_chapters = []
     for ci, chap in enumerate(chapters, 1):
         anchor = f"chapter-{ci}"
@@ -257,7 +258,7 @@ def view(doc: Document, ctx: BuildContext, built: date) -> tuple[dict, list[Diag
                 cloze=note.cloze, keep_together=_keep_together(note)))
         out_chapters.append(_Chapter(ci, anchor, slug_anchor, chap.title, f"第 {ci} 章　{chap.title}",
                                      templating.markup(r.fragment(chap.intro, anchor)), questions))
-    statuses = [ctx.formula(f) for n in doc.notes for frag in _all_fragments(n) for f in _formulas(frag)]
+    statuses = [ctx.formula(f) for n in doc.notes for frag in fragments(n) for f in _formulas(frag)]
     verified = sum(1 for s in statuses if s is not None and s.status == "verified")
     data = {
         "title": ctx.deck_name,
@@ -269,13 +270,6 @@ def view(doc: Document, ctx: BuildContext, built: date) -> tuple[dict, list[Diag
         "index": r.index(),
     }
     return data, r.diags
-
-
-def _all_fragments(note: Note):
-    yield note.question
-    yield note.answer
-    if note.details is not None:
-        yield note.details
 
 
 def _formulas(frag: Fragment):
@@ -292,8 +286,9 @@ def build_date() -> date:
     return date.today()
 
 
-def render_html(doc: Document, ctx: BuildContext, built: date | None = None) -> tuple[str, list[Diagnostic]]:
-    data, diags = view(doc, ctx, built or build_date())
+def render_html(doc: Document, ctx: BuildContext, built: date | None = None,
+                katex: Katex | None = None) -> tuple[str, list[Diagnostic]]:
+    data, diags = view(doc, ctx, built or build_date(), katex or Katex())
     return templating.render(TEMPLATE, **data), diags
 
 
@@ -304,11 +299,11 @@ def stylesheets(paper: str) -> list[str]:
     katex = re.sub(r'url\(([^)]+)\.woff2\) format\("woff2"\)', r'url(\1.ttf) format("truetype")',
                    mathrender.css(embed_fonts=False))
     return [katex, highlight.css(scope=".highlight"),
-            templating.template_path(STYLESHEET).read_text(encoding="utf-8"),
+            template(STYLESHEET).read_text(encoding="utf-8"),
             f"@page {{ size: {size}; }}\n"]
 
 
-class _Collect(logging.Handler):
+class _WeasyLog(logging.Handler):
     """WeasyPrint's errors (unreachable resources) during one render."""
 
     def __init__(self):
@@ -322,9 +317,9 @@ class _Collect(logging.Handler):
 def write_pdf(html_text: str, target: Path, base: Path, fetcher: LocalFetcher, paper: str) -> tuple[int, list[str]]:
     """Lay out and write the PDF; returns the page count and WeasyPrint's error messages."""
     fonts = FontConfiguration()
-    sheets = [CSS(string=s, base_url=templating.TEMPLATES_DIR.as_uri() + "/", url_fetcher=fetcher,
+    sheets = [CSS(string=s, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=fetcher,
                   font_config=fonts) for s in stylesheets(paper)]
-    handler = _Collect()
+    handler = _WeasyLog()
     logger = logging.getLogger("weasyprint")
     logger.addHandler(handler)
     try:
@@ -336,10 +331,32 @@ def write_pdf(html_text: str, target: Path, base: Path, fetcher: LocalFetcher, p
     return len(document.pages), handler.messages
 
 
-def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
-    html_text, diags = render_html(doc, ctx)
-    for d in diags:
-        print(d, file=sys.stderr)
+def resource_locations(doc: Document, ctx: BuildContext) -> dict[str, SourceLocation]:
+    """file URL → where the content asks for it, so WeasyPrint's complaints point at a line."""
+    where: dict[str, SourceLocation] = {}
+    frags = [f for c in doc.chapters for f in (c.intro, *(g for n in c.notes for g in fragments(n)))]
+    for frag in frags:
+        for img in frag.images:
+            where.setdefault(img.path.resolve().as_uri(), img.loc)
+        for p in frag.plots:
+            fig = ctx.figure(p)
+            if fig is not None and fig.svg is not None:
+                where.setdefault(fig.svg.resolve().as_uri(), p.loc)
+    return where
+
+
+def _located(message: str, where: dict[str, SourceLocation]) -> Diagnostic:
+    """A WeasyPrint error as a warning at the content line that asked for the resource."""
+    for url, loc in where.items():
+        if url in message:
+            return Diagnostic(loc, "warning", f"PDF: {message}")
+    return Diagnostic(SourceLocation(template(STYLESHEET), 1), "warning", f"PDF: {message}")
+
+
+def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
+    katex = Katex(mathrender.cache_for(out / ".cache" / "katex-pdf.json"))
+    html_text, diags = render_html(doc, ctx, katex=katex)
+    katex.save()
     debug = out / ".cache" / "pdf" / f"{ctx.deck_name}.html"
     write_atomic(debug, lambda tmp: tmp.write_text(html_text, encoding="utf-8"))
     fetcher = LocalFetcher(allowed_roots(doc, out))
@@ -350,8 +367,6 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
         result["pages"], result["errors"] = write_pdf(html_text, tmp, doc.root, fetcher, ctx.paper)
 
     write_atomic(target, write)
-    for message in result["errors"]:
-        print(f"{target}: warning: {message}", file=sys.stderr)
-    ctx.report(pdf_pages=result["pages"], pdf_math_errors=len(diags))
-    return [target]
-
+    where = resource_locations(doc, ctx)
+    diags += [_located(message, where) for message in result["errors"]]
+    return Emitted((target,), tuple(diags), summary=f"{result['pages']} pages")

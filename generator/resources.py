@@ -1,0 +1,34 @@
+"""Where the package's own files are: the templates and KaTeX's CSS and fonts.
+
+An installed wheel carries both inside the package (``generator/_assets``, copied in at
+build time by ``setup.py``: the templates from ``templates/``, KaTeX from npm). A checkout
+(the editable install of ``make setup``) reads ``templates/`` and ``node_modules/katex``
+beside the package. Every other module asks here.
+"""
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from .location import GeneratorError
+
+KATEX_VERSION = "0.16.22"
+PACKAGE_DIR = Path(str(files(__package__)))
+_BUNDLED = PACKAGE_DIR / "_assets"
+_CHECKOUT = PACKAGE_DIR.parent
+
+TEMPLATES_DIR = _BUNDLED / "templates" if (_BUNDLED / "templates").is_dir() else _CHECKOUT / "templates"
+KATEX_DIR = _BUNDLED / "katex" if (_BUNDLED / "katex").is_dir() else _CHECKOUT / "node_modules" / "katex" / "dist"
+"""Holds ``katex.min.css`` and ``fonts/``."""
+
+
+def template(name: str) -> Path:
+    return TEMPLATES_DIR / name
+
+
+def katex_dir() -> Path:
+    """The KaTeX assets, or a GeneratorError that says how to get them."""
+    if not (KATEX_DIR / "katex.min.css").is_file():
+        raise GeneratorError(f"KaTeX assets missing in {KATEX_DIR}: run `make setup` "
+                             f"(npm ci installs katex@{KATEX_VERSION})")
+    return KATEX_DIR

@@ -181,7 +181,7 @@ def test_caption_from_caption_or_title(drawn):
     assert figures["function"].caption == "两端饱和区梯度趋近于 0"
     assert figures["heatmap"].caption == "因果掩码"
     assert "σ(x)" in figures["function"].alt
-    assert all("\n" not in f.alt and len(f.alt) <= diagrams.ALT_MAX for f in figures.values())
+    assert all("\n" not in f.alt and len(f.alt) <= diagrams.kinds.ALT_MAX for f in figures.values())
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -363,6 +363,14 @@ def test_constrained_optimum_l1_is_on_an_axis():
     ("kind: norm-balls\np: [1, 2]\nloss: {center: [0.2, 0.1], axes: [1, 1]}\n",
      "t.md:13: error: plot: loss: 'center': [0.2, 0.1] lies inside the unit L1 ball"),
     ("kind: function\nx: [0, 1\n", "t.md:13: error: plot: invalid YAML"),
+    # every kind's work is bounded, and the message names the limit
+    ("kind: optimizers\nloss: 'x^2+y^2'\nx: [-1, 1]\ny: [-1, 1]\nstart: [1, 1]\nsteps: 20000\nmethods:\n"
+     + "  - {name: adam, lr: 0.1}\n" * 200, "t.md:17: error: plot: 'methods': at most 8 items, found 200"),
+    ("kind: series\nseries:\n  - {label: a, y: [" + ", ".join(["1"] * 5001) + "]}\n",
+     "t.md:13: error: plot: series[1]: 'y': at most 5000 values, found 5001"),
+    ("kind: heatmap\nmatrix:\n" + "  - [1, 2]\n" * 61, "t.md:12: error: plot: 'matrix': at most 60 items, found 61"),
+    ("kind: blocks\nnodes:\n" + "".join(f"  - {{id: n{i}, at: [{i}, 0]}}\n" for i in range(61)),
+     "t.md:12: error: plot: 'nodes': at most 60 items, found 61"),
 ])
 def test_bad_specs_point_at_the_line(source, expected):
     found = errors(source)
@@ -465,7 +473,7 @@ nodes:
 edges:
   - {from: A, to: B, text: "lower", bend: 0.4}
 """), Diagnostics())
-    fig = draw._draw_blocks(draw.prepare_labels(spec))
+    fig = draw.KINDS["blocks"].draw(draw.prepare_labels(spec), draw.Pen())
     ax = fig.axes[0]
     (label,) = [t for t in ax.texts if t.get_text() == "lower"]
     # arc3 with rad > 0 from left to right bulges below the chord: control point = mid + rad·(dy, −dx)

@@ -6,15 +6,15 @@ the blocks whose files do not exist yet. A file name is the hash of the checked 
 style file and the drawing code, so an unchanged figure is never redrawn and a changed
 one never reuses a stale file. More than a few figures to draw are spread over processes.
 
-The catalog of kinds and their keys is documented in docs/format.md and checked in
-:mod:`.kinds`; the numbers (optimiser paths, receptive fields, norm balls) are computed in
-:mod:`.compute`; :mod:`.draw` is the only module that imports matplotlib.
+The catalog of kinds and their keys is documented in docs/format.md; each kind is one module
+of :mod:`.kinds` (its checks, drawing and alt text); the numbers (optimiser paths, receptive
+fields, norm balls) are computed in :mod:`.compute`; :mod:`.draw` is the only module that
+imports matplotlib.
 """
 from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
@@ -25,6 +25,7 @@ from ..location import Diagnostics, SourceLocation
 from ..model import Document, PlotBlock
 from ..resources import template
 from . import kinds
+from .kinds import alt_text
 from .spec import SpecError, load
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -60,7 +61,7 @@ def validate_document(doc: Document, diags: Diagnostics) -> None:
         check_block(block, diags)
 
 
-DRAWING_CODE = ("draw.py", "compute.py", "expr.py", "text.py")
+DRAWING_CODE = ("draw.py", "compute.py", "expr.py", "text.py", "kinds")
 """The modules that turn a checked spec into bytes (checking code only changes the spec, which is hashed)."""
 
 
@@ -75,7 +76,7 @@ def figure_name(spec: dict, code: str) -> str:
     return "fig-" + fingerprint(code, blob)[:16]
 
 
-CHECKING_CODE = ("spec.py", "kinds.py", "expr.py", "text.py", "compute.py")
+CHECKING_CODE = ("spec.py", "kinds", "expr.py", "text.py", "compute.py")
 CHECKED_CACHE = ".checked.json"
 
 
@@ -192,55 +193,3 @@ def _draw_batch(items: list[tuple[str, dict, str]]) -> list[tuple[str, str, str]
             for p in (tmp_svg, tmp_png):
                 p.unlink(missing_ok=True)
     return out
-
-
-# ---------------------------------------------------------------- alt text
-
-ALT_MAX = 300
-_TEX = {r"\sigma": "σ", r"\eta": "η", r"\gamma": "γ", r"\beta": "β", r"\lambda": "λ", r"\alpha": "α",
-        r"\theta": "θ", r"\rho": "ρ", r"\epsilon": "ε", r"\infty": "∞", r"\max": "max", r"\min": "min",
-        r"\zeta": "ζ", r"\tanh": "tanh", r"\ln": "ln", r"\sqrt": "√", r"\cdot": "·", r"\times": "×"}
-
-
-def plain(label: str) -> str:
-    """A label without TeX markup, for alt text."""
-    def math(m: re.Match[str]) -> str:
-        t = m.group(1)
-        for k, v in _TEX.items():
-            t = t.replace(k, v)
-        t = re.sub(r"\\(?:frac|hat|tilde|mathrm|left|right)", "", t)
-        return re.sub(r"[{}\\]", "", t)
-    return re.sub(r"\$([^$]*)\$", math, label).strip()
-
-
-def alt_text(spec: dict) -> str:
-    kind = spec["kind"]
-    head = plain(spec["title"]) or plain(spec["caption"])
-    if kind == "function":
-        names = [plain(c["label"]) or c["expr"] for c in spec["curves"]]
-        body = f"函数曲线：{'、'.join(names)}，x 从 {spec['x'][0]:g} 到 {spec['x'][1]:g}"
-    elif kind == "optimizers":
-        body = (f"优化轨迹：{'、'.join(plain(m['label']) for m in spec['methods'])}，"
-                f"损失 {spec['loss']}，起点 ({spec['start'][0]:g}, {spec['start'][1]:g})，{spec['steps']} 步")
-    elif kind == "norm-balls":
-        ps = "、".join("L∞" if p == "inf" else f"L{p:g}" for p in spec["p"])
-        body = f"单位球：{ps}" + ("，以及与椭圆损失等高线相切的约束最优点" if spec["loss"] else "")
-    elif kind == "receptive-field":
-        from .compute import receptive_field
-        res = receptive_field(spec["input"], spec["layers"])
-        body = f"输入 {spec['input']}；" + "；".join(f"{r.name} 输出 {r.size:g} 感受野 {r.rf}" for r in res)
-    elif kind == "series":
-        body = "曲线：" + "、".join(plain(s["label"]) for s in spec["series"] if s["label"])
-    elif kind == "bars":
-        body = "柱状图：" + "；".join(
-            (plain(g["label"]) + " " if g["label"] else "")
-            + "，".join(f"{plain(c)} {v:g}" for c, v in zip(spec["categories"], g["values"]))
-            for g in spec["groups"])
-    elif kind == "blocks":
-        body = "示意图：" + "、".join(plain(n["text"]) for n in spec["nodes"])
-    else:
-        m = spec["matrix"]
-        body = f"热力图，{len(m)} 行 × {len(m[0])} 列"
-    text = " ".join((f"{head}（{body}）" if head else body).split())  # one line: a newline breaks genanki's check
-    return text if len(text) <= ALT_MAX else text[:ALT_MAX - 1] + "…"
-

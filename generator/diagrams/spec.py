@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +97,8 @@ class Reader:
         """Prefix for messages, e.g. "curves[2]: "."""
         self.ok = True
         self.parent: Reader | None = None
+        self.index = 0
+        """1-based position in the parent's list (see :meth:`children`)."""
 
     # ---- reporting
     def error(self, line: int, message: str) -> None:
@@ -113,6 +115,18 @@ class Reader:
         r = Reader(node, self.diags, self.path, f"{self.where}{where}: ")
         r.parent = self
         return r
+
+    def children(self, key: str, required: bool = False, min_len: int = 1,
+                 max_len: int | None = None) -> Iterator[Reader]:
+        """The mappings of the list under ``key``, each read as ``key[i]``; other items are reported."""
+        for i, item in enumerate(self.items(key, required, min_len, max_len)):
+            c = self.child(item, f"{key}[{i + 1}]")
+            if c is not None:
+                c.index = i + 1
+                yield c
+
+    def has(self, key: str) -> bool:
+        return key in self.node.value
 
     def close(self, allowed: Iterable[str]) -> None:
         """Report keys that are not in ``allowed`` (usually typos)."""
@@ -203,12 +217,14 @@ class Reader:
         return self.get(key, check, "two numbers", required)
 
     def numbers(self, key: str, required: bool = False, *, positive: bool = False,
-                min_len: int = 1) -> list[float] | None:
+                min_len: int = 1, max_len: int | None = None) -> list[float] | None:
         def check(v):
             if not isinstance(v, list):
                 raise ValueError(f"expected a list of numbers, found {describe(v)}")
             if len(v) < min_len:
                 raise ValueError(f"expected at least {min_len} numbers, found {len(v)}")
+            if max_len is not None and len(v) > max_len:
+                raise ValueError(f"at most {max_len} values, found {len(v)}")
             out = []
             for i, n in enumerate(v):
                 try:
@@ -218,18 +234,20 @@ class Reader:
             return out
         return self.get(key, check, "a list of numbers", required)
 
-    def texts(self, key: str, required: bool = False) -> list[str] | None:
+    def texts(self, key: str, required: bool = False, max_len: int | None = None) -> list[str] | None:
         def check(v):
             if not isinstance(v, list) or not v:
                 raise ValueError(f"expected a non-empty list of labels, found {describe(_plain(v))}")
+            if max_len is not None and len(v) > max_len:
+                raise ValueError(f"at most {max_len} labels, found {len(v)}")
             return [as_text(n.value) for n in v]
         values = self.get(key, check, "a list of labels", required)
         for node, value in zip(self.node.value[key].value if values else (), values or ()):
             self.check_label(value, node.line)
         return values
 
-    def items(self, key: str, required: bool = False, min_len: int = 1) -> list[Node]:
-        """A list value; returns its item nodes (empty on error)."""
+    def items(self, key: str, required: bool = False, min_len: int = 1, max_len: int | None = None) -> list[Node]:
+        """A list value; returns its item nodes (empty on error). ``max_len`` bounds a figure's work."""
         node = self.raw(key, required)
         if node is None:
             return []
@@ -238,6 +256,9 @@ class Reader:
             return []
         if len(node.value) < min_len:
             self.error(node.line, f"'{key}': expected at least {min_len} item{'s' * (min_len > 1)}")
+            return []
+        if max_len is not None and len(node.value) > max_len:
+            self.error(node.line, f"'{key}': at most {max_len} items, found {len(node.value)}")
             return []
         return node.value
 

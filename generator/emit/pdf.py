@@ -28,6 +28,7 @@ from ..mathrender import Katex
 from ..context import BuildContext, Emitted, write_atomic
 from ..location import Diagnostic, SourceLocation
 from ..model import CheckBlock, Document, Formula, Fragment, Image, Note, PlotBlock, fill, fragments
+from ..plaintext import plain_label
 from ..resources import TEMPLATES_DIR, katex_dir, template
 
 TEMPLATE = "guide.html.j2"
@@ -221,17 +222,9 @@ def _keep_together(note: Note) -> bool:
     return lines < 16
 
 
-_TEX_TEXT = {"sqrt": "√", "times": "×", "cdot": "·", "le": "≤", "ge": "≥", "ne": "≠", "approx": "≈",
-             "infty": "∞", "to": "→", "sum": "∑", "alpha": "α", "beta": "β", "gamma": "γ", "epsilon": "ε",
-             "eta": "η", "theta": "θ", "lambda": "λ", "mu": "μ", "sigma": "σ", "ell": "ℓ", "nabla": "∇"}
-
-
 def _label(note: Note) -> str:
     """Plain text of a question for bookmarks: math as readable text (PDF outlines cannot show markup)."""
-    def math(m: re.Match[str]) -> str:
-        tex = re.sub(r"\\([A-Za-z]+)\s*", lambda c: _TEX_TEXT.get(c.group(1), c.group(1)), m.group(1))
-        return tex.replace("{", "").replace("}", "")
-    return re.sub(r"(?<!\\)\$+([^$]*)\$+", math, note.heading_text).replace("\\$", "$").strip()
+    return plain_label(note.heading_text)
 
 
 def view(doc: Document, ctx: BuildContext, built: date, katex: Katex) -> tuple[dict, list[Diagnostic]]:

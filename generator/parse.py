@@ -8,7 +8,6 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
 
 import nh3
-import yaml
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
@@ -16,7 +15,7 @@ from mdit_py_plugins.attrs import attrs_plugin
 from mdit_py_plugins.container import container_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
-from . import highlight
+from . import highlight, yamlread
 from .location import Diagnostics, SourceLocation
 from .model import (Chapter, CheckBlock, CodeBlock, Document, Formula, Fragment, Image, Link, Note,
                     PlotBlock, SourceFile, marker)
@@ -238,17 +237,17 @@ def _front_matter(text: str, path: Path, diags: Diagnostics) -> tuple[dict, str]
         return {}, text
     body = "\n" * end + "\n" + "\n".join(lines[end + 1:])
     try:
-        data = yaml.safe_load("\n".join(lines[1:end])) or {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
-        problem = getattr(e, "problem", None) or str(e).split("\n")[0]
-        diags.error(SourceLocation(path, line, (mark.column + 1) if mark else 0), f"malformed YAML front matter: {problem}")
+        node = yamlread.load("\n".join(lines[1:end]), 2)
+    except yamlread.YamlError as e:
+        diags.error(SourceLocation(path, e.line, e.col),
+                    f"malformed YAML front matter: {e}" if e.syntax else f"front matter: {e}")
         return {}, body
-    if not isinstance(data, dict):
+    if node is not None and not isinstance(node.value, dict):
         diags.error(SourceLocation(path, 2), "front matter must be a mapping of keys to values")
         return {}, body
-    key_line = {m.group(1): i + 2 for i, l in enumerate(lines[1:end]) if (m := re.match(r"(\w+)\s*:", l))}
+    fields = node.value if node is not None else {}
+    data = {key: yamlread.plain(value) for key, value in fields.items()}
+    key_line = {key: value.line for key, value in fields.items()}
     for key, value in data.items():
         loc = SourceLocation(path, key_line.get(str(key), 2))
         if key not in FRONT_KEYS:
@@ -259,7 +258,8 @@ def _front_matter(text: str, path: Path, diags: Diagnostics) -> tuple[dict, str]
         diags.error(SourceLocation(path, 1), "front matter needs 'deck:' (the Anki deck, '::' for subdecks)")
     for tag in data.get("tags") or [] if isinstance(data.get("tags"), list) else []:
         if not isinstance(tag, str) or not tag or any(ch.isspace() for ch in tag):
-            diags.error(SourceLocation(path, key_line.get("tags", 2)), f"tag {tag!r} must be a non-empty string without spaces")
+            shown = repr(tag) if len(repr(tag)) <= 60 else repr(tag)[:57] + "…"
+            diags.error(SourceLocation(path, key_line.get("tags", 2)), f"tag {shown} must be a non-empty string without spaces")
     return data, body
 
 
@@ -317,7 +317,7 @@ def parse_file(md: MarkdownIt, path: Path, root: Path, diags: Diagnostics) -> So
 
     for head, inline, body_tokens in sections:
         if head is None:
-            if any(t.type not in ("front_matter",) for t in body_tokens) and _has_content(body_tokens):
+            if _has_content(body_tokens):
                 chap_intro = r.blocks(body_tokens)
             continue
         loc = SourceLocation(path, head.map[0] + 1)

@@ -9,25 +9,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
-
-import yaml
 
 from ..location import Diagnostics, SourceLocation
 from ..model import PlotBlock
+from ..yamlread import Node, YamlError
+from ..yamlread import load as load_yaml
 from .text import LABEL_KEYS
 
 STYLES = ("solid", "dashed", "dotted", "dashdot")
-
-
-@dataclass(frozen=True, slots=True)
-class Node:
-    """A YAML value with the 1-based file line where it starts."""
-
-    value: Any
-    """dict[str, Node], list[Node] or a scalar."""
-    line: int
 
 
 class SpecError(Exception):
@@ -40,37 +30,12 @@ class SpecError(Exception):
 
 def load(block: PlotBlock) -> Node:
     """Parse the block's YAML into :class:`Node` values that remember their lines."""
-    base = block.loc.line + 1  # YAML line 0 (yaml marks are 0-based) is the line after the fence
     try:
-        root = yaml.compose(block.source, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
-        problem = getattr(e, "problem", None) or str(e).split("\n")[0]
-        raise SpecError(base + (mark.line if mark else 0), f"invalid YAML: {problem}") from None
-    if root is None:
+        top = load_yaml(block.source, block.loc.line + 1)  # YAML line 0 is the line after the fence
+    except YamlError as e:
+        raise SpecError(e.line, f"invalid YAML: {e}" if e.syntax else str(e)) from None
+    if top is None:
         raise SpecError(block.loc.line, "empty plot block: expected a YAML mapping with 'kind'")
-    constructor = yaml.SafeLoader("")
-
-    def convert(node: yaml.Node) -> Node:
-        line = base + node.start_mark.line
-        if isinstance(node, yaml.MappingNode):
-            out: dict[str, Node] = {}
-            for k, v in node.value:
-                key = constructor.construct_object(k)
-                if not isinstance(key, str):
-                    key = str(key)
-                if key in out:
-                    raise SpecError(base + k.start_mark.line, f"duplicate key '{key}'")
-                out[key] = Node(convert(v).value, base + k.start_mark.line)
-            return Node(out, line)
-        if isinstance(node, yaml.SequenceNode):
-            return Node([convert(v) for v in node.value], line)
-        try:
-            return Node(constructor.construct_object(node), line)
-        except yaml.YAMLError as e:
-            raise SpecError(line, f"invalid YAML value: {e}") from None
-
-    top = convert(root)
     if not isinstance(top.value, dict):
         raise SpecError(top.line, "a plot block must be a YAML mapping with 'kind'")
     return top
@@ -83,7 +48,8 @@ def describe(value: Any) -> str:
         return "a list"
     if value is None:
         return "nothing"
-    return f"{type(value).__name__} {value!r}"
+    shown = repr(value)
+    return f"{type(value).__name__} {shown if len(shown) <= 60 else shown[:57] + '…'}"
 
 
 class Reader:

@@ -1,13 +1,17 @@
-"""Shared helpers: throwaway content trees and CLI runs."""
+"""Shared helpers: throwaway content trees, CLI runs, golden files, the shipped corpus."""
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from generator.cli import main
+from generator.location import Diagnostics
+from generator.parse import parse_corpus
 
+SHIPPED = Path(__file__).resolve().parent.parent / "content"
 FRONT = "---\ndeck: {deck}\ntags: [t1, dl::basics]\n---\n"
 
 
@@ -34,3 +38,26 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     """Every output file in ``folder`` (caches excluded: they are not outputs)."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
             if p.is_file() and ".cache" not in p.relative_to(folder).parts}
+
+
+def golden(expected: Path, got: str | bytes) -> Path:
+    """The golden file to compare ``got`` with. `make golden` (GOLDEN_UPDATE=1) writes ``got``
+    there first; otherwise a missing golden file fails the test."""
+    if os.environ.get("GOLDEN_UPDATE") == "1":
+        expected.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(got, bytes):
+            expected.write_bytes(got)
+        else:
+            expected.write_text(got, encoding="utf-8")
+    elif not expected.exists():
+        pytest.fail(f"missing golden file {expected}; run `make golden`")
+    return expected
+
+
+@pytest.fixture(scope="session")
+def shipped():
+    """The shipped content, parsed once per test session: (document, diagnostics)."""
+    if not SHIPPED.is_dir():
+        pytest.skip("no content folder")
+    diags = Diagnostics()
+    return parse_corpus(SHIPPED, diags), diags

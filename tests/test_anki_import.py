@@ -160,11 +160,25 @@ def test_rebuild_after_edits_keeps_review_history(project, col):
     assert {c: (col.get_card(c).ivl, col.get_card(c).due, col.get_card(c).type) for c in col.find_cards("")} == sched
 
 
-def test_moved_card_source_updates_and_unchanged_notes_are_not_newer(project, col):
+def test_moved_card_source_updates(project, col):
     _content(project)
     _import(col, _build(project))
-    log = _import(col, _build(project))  # nothing changed: every note is "not newer"
+    assert _notes(col)["act.code"]["Source"] == "content/01-act.md:25"
+    kept, moved = BASE.split("## Code and tables {#act.code}")
+    write(project / "content", "01-act.md", kept)
+    write(project / "content", "02-more.md", "# 激活函数\n\n## Code and tables {#act.code}" + moved)
+    log = _import(col, _build(project))
+    assert [n.fields[-1] for n in log.updated] == ["act.code"]  # only the moved note is newer
+    assert _notes(col)["act.code"]["Source"] == "content/02-more.md:7"
+
+
+def test_unchanged_notes_are_not_newer(project, col):
+    _content(project)
+    _import(col, _build(project))
+    assert run("build", "--only", "deck", "-q", "--force") == 0  # a new file, written from the same notes
+    log = _import(col, next((project / "build").glob("*.apkg")))
     assert len(log.updated) == 0 and len(log.new) == 0
+    assert sorted(n.fields[-1] for n in log.duplicate) == sorted(_notes(col))
 
 
 def test_same_sources_give_identical_notes(project, tmp_path):
@@ -193,7 +207,7 @@ def test_edit_advances_mod_only_for_that_note(project):
     _build(project)
     lock2 = json.loads((project / "content" / "deck.lock.json").read_text())
     assert lock2["notes"]["act.why"] == lock1["notes"]["act.why"]
-    assert lock2["notes"]["act.sigmoid-max"]["mod"] > lock1["notes"]["act.sigmoid-max"]["mod"] - 1
+    assert lock2["notes"]["act.sigmoid-max"]["mod"] > lock1["notes"]["act.sigmoid-max"]["mod"]
     assert lock2["notes"]["act.sigmoid-max"]["hash"] != lock1["notes"]["act.sigmoid-max"]["hash"]
 
 

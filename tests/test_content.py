@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from generator.location import Diagnostics
-from generator.parse import parse_corpus
 from generator.pipeline import BuildConfig, Progress, analyse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,9 +21,12 @@ needs_shared = pytest.mark.skipif(not (SHARED / "coverage.md").is_file(), reason
 ITEM_RE = re.compile(r"^- \*\*`([a-z0-9]+\.[a-z0-9.-]+)`\*\*", re.M)
 
 
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
-def card_ids() -> set[str]:
-    return {n.id for n in parse_corpus(CONTENT, Diagnostics()).notes}
+def card_ids(shipped) -> set[str]:
+    return {n.id for n in shipped[0].notes}
 
 
 @needs_shared

@@ -9,15 +9,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from generator.location import Diagnostics
 from generator.model import fragments
-from generator.parse import parse_corpus
 
-CONTENT = Path(__file__).resolve().parent.parent / "content"
 RUNNER = r"""
 import json, sys, traceback, io, contextlib
 blocks = json.load(sys.stdin)
@@ -33,27 +29,15 @@ json.dump(results, sys.stdout)
 """
 
 
-def runnable_blocks() -> dict[str, object]:
-    doc = parse_corpus(CONTENT, Diagnostics())
-    return {f"{note.id}:{block.loc.line}": block for note in doc.notes for frag in fragments(note)
-            for block in frag.code if block.runnable}
+pytestmark = pytest.mark.slow
 
 
-BLOCKS = runnable_blocks()
-
-
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    proc = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps({k: b.code for k, b in BLOCKS.items()}),
-                          capture_output=True, text=True, timeout=600, cwd=tmp_path_factory.mktemp("run"))
+def test_runnable_blocks(shipped, tmp_path):
+    blocks = {f"{note.id}:{block.loc.line}": block for note in shipped[0].notes for frag in fragments(note)
+              for block in frag.code if block.runnable}
+    assert len(blocks) >= 5
+    proc = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps({k: b.code for k, b in blocks.items()}),
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    return json.loads(proc.stdout)
-
-
-@pytest.mark.parametrize("key", list(BLOCKS))
-def test_runnable_block(key, results):
-    assert results[key] == "", f"{BLOCKS[key].loc}: code block failed\n{results[key]}"
-
-
-def test_content_has_runnable_blocks():
-    assert len(BLOCKS) >= 5
+    failed = {k: v for k, v in json.loads(proc.stdout).items() if v}
+    assert not failed, "\n".join(f"{blocks[k].loc}: code block failed\n{v}" for k, v in failed.items())

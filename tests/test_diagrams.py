@@ -1,7 +1,6 @@
 """Figures from ``plot`` blocks: every kind draws, golden images, update rules, errors at the right line."""
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import struct
@@ -21,10 +20,9 @@ from generator.location import Diagnostics, SourceLocation
 from generator.model import PlotBlock
 from generator.parse import parse_corpus
 
-from conftest import write
+from conftest import golden, write
 
 GOLDEN = Path(__file__).parent / "golden" / "figures"
-UPDATE = os.environ.get("GOLDEN_UPDATE") == "1"
 
 # One small spec per kind; each is also a golden image.
 KINDS = {
@@ -189,12 +187,7 @@ def test_golden_figures(drawn, kind, tmp_path):
     from matplotlib.testing.compare import compare_images
 
     figures, _, _ = drawn
-    expected = GOLDEN / f"{kind}.png"
-    if UPDATE or not expected.exists():
-        if not UPDATE:
-            pytest.fail(f"missing golden image {expected}; run `make golden`")
-        GOLDEN.mkdir(parents=True, exist_ok=True)
-        shutil.copy(figures[kind].png, expected)
+    expected = golden(GOLDEN / f"{kind}.png", figures[kind].png.read_bytes())
     actual = tmp_path / f"{kind}.png"
     shutil.copy(figures[kind].png, actual)
     assert compare_images(str(expected), str(actual), tol=3) is None

@@ -12,7 +12,7 @@ from pathlib import Path
 from anki.collection import Collection, ImportAnkiPackageRequest  # noqa: I001
 from anki.import_export_pb2 import ImportAnkiPackageOptions
 
-from conftest import run
+from conftest import golden, run
 
 GOLDEN = Path(__file__).parent / "golden" / "anki"
 
@@ -36,7 +36,4 @@ def test_golden_deck(tmp_path, monkeypatch):
     col.close()
     got = json.dumps({"notes": sorted(notes, key=lambda n: n["fields"]["Id"]), "media": media},
                      ensure_ascii=False, indent=1) + "\n"
-    expected = GOLDEN / "expected.json"
-    if os.environ.get("GOLDEN_UPDATE"):
-        expected.write_text(got, encoding="utf-8")
-    assert got == expected.read_text(encoding="utf-8")
+    assert got == golden(GOLDEN / "expected.json", got).read_text(encoding="utf-8")

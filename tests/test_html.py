@@ -6,7 +6,6 @@ Screenshots land in build/test-html/; look at them after a layout change.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 from pathlib import Path
@@ -17,6 +16,8 @@ from generator.context import BuildContext, Figure, FormulaStatus
 from generator.emit import html as cheatsheet
 from generator.location import Diagnostics
 from generator.parse import parse_corpus
+
+from conftest import golden
 
 GOLDEN = Path(__file__).parent / "golden" / "html"
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,10 +64,7 @@ def normalise(page: str) -> str:
 def test_golden_html(tmp_path):
     doc = fixture_doc(tmp_path)
     got = normalise(cheatsheet.render_page(doc, fixture_context(doc)))
-    expected = GOLDEN / "expected.html"
-    if os.environ.get("GOLDEN_UPDATE"):
-        expected.write_text(got, encoding="utf-8")
-    assert got == expected.read_text(encoding="utf-8")
+    assert got == golden(GOLDEN / "expected.html", got).read_text(encoding="utf-8")
 
 
 def test_emit_writes_one_file_atomically(tmp_path):
@@ -313,17 +311,14 @@ def test_narrow_screen_and_screenshots(sheet, open_page):
 # --- the shipped content -----------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def real_sheet(tmp_path_factory):
-    content = ROOT / "content"
-    if not content.is_dir():
-        pytest.skip("no content folder")
-    diags = Diagnostics()
-    doc = parse_corpus(content, diags)
+def real_sheet(tmp_path_factory, shipped):
+    doc, diags = shipped
     page = cheatsheet.emit(doc, tmp_path_factory.mktemp("real"), BuildContext(deck_name="content")).paths[0]
     unknown = {m.group(1) for d in diags.errors if (m := re.search(r"unknown card '#([^']+)'", d.message))}
     return page, unknown
 
 
+@pytest.mark.slow
 def test_real_content_in_browser(real_sheet, open_page):
     """Links, formula boxes, and the font subset: embed every KaTeX font on top, lay out every
     formula, and check that Chromium loads no face the page itself does not embed."""
@@ -343,6 +338,7 @@ def test_real_content_in_browser(real_sheet, open_page):
     assert w.problems() == []
 
 
+@pytest.mark.slow
 def test_real_content_narrow(real_sheet, open_page):
     page_path, _ = real_sheet
     w = open_page(page_path, viewport={"width": 390, "height": 844})

@@ -4,7 +4,6 @@ Regenerate the golden HTML with `make golden` after an intended change, and revi
 """
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from pypdf import PdfReader
 from weasyprint.urls import URLFetchingError  # noqa: F401 (WeasyPrint must import)
 
-from conftest import run, write
+from conftest import golden, run, write
 from generator.context import BuildContext, Figure
 from generator.emit import pdf
 from generator.location import Diagnostics
@@ -139,10 +138,7 @@ def test_golden_pdf_html(guide):
     got = html_file.read_text(encoding="utf-8")
     got = got.replace(root.resolve().as_uri(), "file://{ROOT}").replace(
         Path(__file__).resolve().parent.parent.as_uri(), "file://{REPO}")
-    expected = GOLDEN / "expected.html"
-    if os.environ.get("GOLDEN_UPDATE"):
-        expected.write_text(got, encoding="utf-8")
-    assert got == expected.read_text(encoding="utf-8")
+    assert got == golden(GOLDEN / "expected.html", got).read_text(encoding="utf-8")
 
 
 def test_letter_paper(project):

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from .location import Diagnostics
-from .parse import content_files, make_parser, parse_file
+from .parse import MISSING_ID, content_files, make_parser, parse_file
 
 _EOL_RE = re.compile(r"(\r\n|\n|\r)?$")
 
@@ -37,5 +37,5 @@ def write_ids(root: Path, diags: Diagnostics) -> list[tuple[Path, int, str]]:
             written.append((path, note.loc.line, new_id))
         path.write_bytes("".join(lines).encode("utf-8"))
     # the warnings about missing ids are what this command fixes
-    diags.items[:] = [d for d in diags.items if "has no {#id}" not in d.message]
+    diags.items[:] = [d for d in diags.items if d.code != MISSING_ID]
     return written

@@ -29,6 +29,8 @@ class Diagnostic:
     severity: str
     """"error" or "warning"."""
     message: str
+    code: str = ""
+    """A stable name for the kind of problem (``missing-id``), for tools that act on some of them."""
 
     def __str__(self) -> str:
         return f"{self.loc}: {self.severity}: {self.message}"
@@ -40,11 +42,11 @@ class Diagnostics:
 
     items: list[Diagnostic] = field(default_factory=list)
 
-    def error(self, loc: SourceLocation, message: str) -> None:
-        self.items.append(Diagnostic(loc, "error", message))
+    def error(self, loc: SourceLocation, message: str, code: str = "") -> None:
+        self.items.append(Diagnostic(loc, "error", message, code))
 
-    def warning(self, loc: SourceLocation, message: str) -> None:
-        self.items.append(Diagnostic(loc, "warning", message))
+    def warning(self, loc: SourceLocation, message: str, code: str = "") -> None:
+        self.items.append(Diagnostic(loc, "warning", message, code))
 
     def extend(self, other: Diagnostics) -> None:
         self.items.extend(other.items)

@@ -23,6 +23,7 @@ from .model import (Chapter, CheckBlock, CodeBlock, Document, Formula, Fragment,
 ID_RE = re.compile(r"[A-Za-z0-9._-]+")
 HEADING_ID_RE = re.compile(r"\s*\{#([^}]*)\}\s*$")
 CLOZE_RE = re.compile(r"\{\{c\d+::")
+MISSING_ID = "missing-id"
 FRONT_KEYS = {"deck": str, "tags": list, "title": str, "order": int}
 
 _TAGS = set(nh3.ALLOWED_TAGS) | {"details", "summary", "mark", "kbd", "figure", "figcaption"}
@@ -352,7 +353,8 @@ def _note(r: _Renderer, head: Token, inline: Token, body: list[Token], loc: Sour
         diags.error(loc.shifted(col=col), f"invalid id '{note_id}': use letters, digits, '.', '-' and '_'")
     if not explicit:
         note_id = derive_id(r.path, heading)
-        diags.warning(loc, f"question has no {{#id}}; derived '{note_id}' (run `make ids` to write it into the file)")
+        diags.warning(loc, f"question has no {{#id}}; derived '{note_id}' (run `make ids` to write it into the file)",
+                      code=MISSING_ID)
     answer_toks, detail_toks, depth = [], [], 0
     for tok in body:
         if tok.type == "container_details_open":

@@ -89,16 +89,6 @@ class Progress:
         return time.perf_counter() - self.start
 
 
-def _stage_module(name: str):
-    """Import an optional stage (verify, diagrams) if this version of the package has it."""
-    try:
-        return importlib.import_module(f"generator.{name}")
-    except ModuleNotFoundError as e:
-        if e.name == f"generator.{name}":
-            return None
-        raise
-
-
 def input_fingerprint(cfg: BuildConfig) -> str:
     """Hash of everything a build reads: content files, generator code, templates, options."""
     options = json.dumps([cfg.targets, cfg.paper, sys.version_info[:2]])
@@ -138,6 +128,7 @@ def _order(d: Diagnostic) -> tuple:
 
 def analyse(cfg: BuildConfig, progress: Progress, draw: bool) -> Analysis:
     """Parse, verify and (optionally) draw: everything before the emitters."""
+    from . import verify
     from .parse import parse_corpus
 
     if not cfg.content.is_dir():
@@ -146,18 +137,17 @@ def analyse(cfg: BuildConfig, progress: Progress, draw: bool) -> Analysis:
     doc = parse_corpus(cfg.content, diags)
     notes = sum(1 for _ in doc.notes)
     progress.stage("parse", f"{len(doc.files)} files, {sum(1 for _ in doc.chapters)} chapters, {notes} notes")
-    formulas, figures = {}, {}
-    verify = _stage_module("verify")
-    if verify is not None:
-        formulas = verify.verify_document(doc, diags, cache_dir=cfg.out / ".cache")
-        counts: dict[str, int] = {}
-        for st in formulas.values():
-            counts[st.status] = counts.get(st.status, 0) + 1
-        progress.stage("verify", ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no formulas")
+    formulas = verify.verify_document(doc, diags, cache_dir=cfg.out / ".cache")
+    counts: dict[str, int] = {}
+    for st in formulas.values():
+        counts[st.status] = counts.get(st.status, 0) + 1
+    progress.stage("verify", ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no formulas")
+    figures = {}
     has_plots = any(frag.plots for note in doc.notes for frag in fragments(note)) or any(
         c.intro.plots for c in doc.chapters)
-    diagrams = _stage_module("diagrams") if has_plots else None  # importing it costs sympy + matplotlib
-    if diagrams is not None:
+    if has_plots:  # the diagrams stage imports sympy (and matplotlib when a figure must be drawn)
+        from . import diagrams
+
         if draw:
             figures = diagrams.draw_document(doc, diags, cfg.out / "figures")
             progress.stage("draw", f"{len(figures)} figures")
@@ -186,9 +176,9 @@ def build(cfg: BuildConfig) -> BuildResult:
               f"nothing in {cfg.out} was changed", file=sys.stderr)
         return BuildResult(ok=False, diagnostics=analysis.diagnostics)
     doc, ctx = analysis.doc, analysis.ctx
-    verify = _stage_module("verify")
-    if verify is not None:
-        verify.write_report(doc, ctx.formulas, cfg.out / "check-report.json")
+    from .verify import write_report
+
+    write_report(doc, ctx.formulas, cfg.out / "check-report.json")
     results: list[Emitted] = []
     for target in cfg.targets:
         emitted = importlib.import_module(EMITTERS[target]).emit(doc, cfg.out, ctx)
@@ -220,11 +210,11 @@ def build(cfg: BuildConfig) -> BuildResult:
 def check(cfg: BuildConfig) -> int:
     progress = Progress(cfg.quiet)
     analysis = analyse(cfg, progress, draw=False)
-    verify = _stage_module("verify")
-    if verify is not None:
-        verify.write_report(analysis.doc, analysis.ctx.formulas, cfg.out / "check-report.json")
-        if not cfg.quiet:
-            print("\n".join(verify.summary(analysis.ctx.formulas)), file=sys.stderr)
+    from . import verify
+
+    verify.write_report(analysis.doc, analysis.ctx.formulas, cfg.out / "check-report.json")
+    if not cfg.quiet:
+        print("\n".join(verify.summary(analysis.ctx.formulas)), file=sys.stderr)
     print_diagnostics(analysis.diagnostics)
     failed = analysis.errors or (cfg.strict and analysis.warnings)
     if not cfg.quiet or failed:

@@ -188,7 +188,7 @@ class _PageFiller:
     def formula(self, f: Formula) -> str:
         self.formulas += 1
         rendered = self._katex(f.tex, f.display)
-        if rendered is None:  # the parse stage reports it; show the source rather than nothing
+        if rendered is None:  # the verify stage reports it; show the source rather than nothing
             return f'<code class="tex-error" title="KaTeX cannot render this">{html.escape(f.tex)}</code>'
         out, classes = rendered
         self.classes |= classes

@@ -1,12 +1,16 @@
 """The content model: immutable data shared by every emitter.
 
 Rendered Markdown is kept as HTML in which formulas, figures, check blocks and
-images stand as placeholders (``\\ue000`` kind index ``\\ue001``). Each emitter
-fills them in its own way (MathJax delimiters for Anki, KaTeX for the PDF and the
-cheat sheet, media names or data URIs for images) with :func:`fill`.
+images stand as placeholders (``\\ue000`` kind index ``\\ue001``), and card links,
+clozes, index terms and tables as pairs of placeholders around their rendered content
+(the closing one has a ``/`` before the kind). Each emitter fills them in its own way
+(MathJax delimiters and ``{{c1::…}}`` for Anki, KaTeX and ``<mark>`` for the PDF and
+the cheat sheet, media names or data URIs for images) with :func:`fill`; no emitter
+reads the HTML itself.
 """
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,10 +20,16 @@ from .location import SourceLocation
 
 MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"
 _MARK_RE = re.compile("\ue000([FPCI])(\\d+)\ue001")
+_PAIR_RE = re.compile("\ue000([LZTB])(\\d+)\ue001(.*?)\ue000/\\1\\2\ue001", re.S)
 
 
 def marker(kind: str, index: int) -> str:
     return f"{MARK_OPEN}{kind}{index}{MARK_CLOSE}"
+
+
+def closer(kind: str, index: int) -> str:
+    """The end of a paired placeholder (links, clozes, terms, tables)."""
+    return f"{MARK_OPEN}/{kind}{index}{MARK_CLOSE}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +82,29 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True)
+class Cloze:
+    """``{{c1::text::hint}}``: the text is the fragment's content between the placeholders."""
+
+    number: int
+    hint: str
+    loc: SourceLocation
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """``[label]{.term}``: an entry of the PDF's index."""
+
+    label: str
+    """Plain text (math as its TeX), for sorting and the index."""
+    loc: SourceLocation
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    loc: SourceLocation
+
+
+@dataclass(frozen=True, slots=True)
 class Fragment:
     """Rendered, sanitised HTML with placeholders, and what they stand for."""
 
@@ -84,6 +117,9 @@ class Fragment:
     links: tuple[Link, ...] = ()
     text: str = ""
     """Plain text (Markdown source) for search and previews."""
+    clozes: tuple[Cloze, ...] = ()
+    terms: tuple[Term, ...] = ()
+    tables: tuple[Table, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.html.strip())
@@ -148,17 +184,43 @@ def fragments(note: Note) -> Iterator[Fragment]:
         yield note.details
 
 
-def fill(frag: Fragment, *, formula: Callable[[Formula], str], plot: Callable[[PlotBlock], str],
-         check: Callable[[CheckBlock], str], image: Callable[[Image], str]) -> str:
-    """Replace every placeholder in ``frag.html`` by what the callbacks return."""
-    table = {"F": (frag.formulas, formula), "P": (frag.plots, plot),
-             "C": (frag.checks, check), "I": (frag.images, image)}
+def link_html(link: Link, inner: str) -> str:
+    return f'<a href="#{html.escape(link.target)}">{inner}</a>'
 
-    def sub(m: re.Match[str]) -> str:
-        items, fn = table[m.group(1)]
+
+def cloze_html(cloze: Cloze, inner: str) -> str:
+    return f'<mark class="cloze">{inner}</mark>'
+
+
+def term_html(term: Term, inner: str) -> str:
+    return f'<span class="term">{inner}</span>'
+
+
+def table_html(table: Table, inner: str) -> str:
+    return inner
+
+
+def fill(frag: Fragment, *, formula: Callable[[Formula], str], plot: Callable[[PlotBlock], str],
+         check: Callable[[CheckBlock], str], image: Callable[[Image], str],
+         link: Callable[[Link, str], str] = link_html, cloze: Callable[[Cloze, str], str] = cloze_html,
+         term: Callable[[Term, str], str] = term_html, table: Callable[[Table, str], str] = table_html) -> str:
+    """Replace every placeholder in ``frag.html`` by what the callbacks return.
+
+    A paired placeholder's callback gets its item and the content between, already filled.
+    """
+    leaves = {"F": (frag.formulas, formula), "P": (frag.plots, plot),
+              "C": (frag.checks, check), "I": (frag.images, image)}
+    pairs = {"L": (frag.links, link), "Z": (frag.clozes, cloze), "T": (frag.terms, term), "B": (frag.tables, table)}
+
+    def leaf(m: re.Match[str]) -> str:
+        items, fn = leaves[m.group(1)]
         return fn(items[int(m.group(2))])
 
-    return _MARK_RE.sub(sub, frag.html)
+    def pair(m: re.Match[str]) -> str:
+        items, fn = pairs[m.group(1)]
+        return fn(items[int(m.group(2))], _PAIR_RE.sub(pair, m.group(3)))
+
+    return _PAIR_RE.sub(pair, _MARK_RE.sub(leaf, frag.html))
 
 
 _LABEL_MATH_RE = re.compile(r"\$([^$]+)\$")
@@ -177,9 +239,6 @@ def split_math(label: str) -> list[tuple[bool, str]]:
     return parts
 
 
-_CLOZE_NUM_RE = re.compile(r"\{\{c(\d+)::")
-
-
 def card_count(note: Note) -> int:
     """Cards Anki makes from a note: one per distinct cloze number, else one."""
-    return len(set(_CLOZE_NUM_RE.findall(note.answer.html))) if note.cloze else 1
+    return len({c.number for c in note.answer.clozes}) if note.cloze else 1

@@ -17,12 +17,13 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from . import highlight, yamlread
 from .location import Diagnostics, SourceLocation
-from .model import (Chapter, CheckBlock, CodeBlock, Document, Formula, Fragment, Image, Link, Note,
-                    PlotBlock, SourceFile, marker)
+from .model import (Chapter, CheckBlock, Cloze, CodeBlock, Document, Formula, Fragment, Image, Link, Note,
+                    PlotBlock, SourceFile, Table, Term, closer, marker)
 
 ID_RE = re.compile(r"[A-Za-z0-9._-]+")
 HEADING_ID_RE = re.compile(r"\s*\{#([^}]*)\}\s*$")
-CLOZE_RE = re.compile(r"\{\{c\d+::")
+CLOZE_OPEN_RE = re.compile(r"\{\{c(\d+)::")
+MAX_CLOZE = 100
 MISSING_ID = "missing-id"
 FRONT_KEYS = {"deck": str, "tags": list, "title": str, "order": int}
 
@@ -70,12 +71,64 @@ def _positions(state) -> None:
                     pos = found + len(child.content) + 2 * len(delim)
 
 
+def _cloze(state, silent: bool) -> bool:
+    """Inline rule: ``{{cN::text::hint}}``, the text parsed as Markdown (like a link's label).
+
+    An opening without its ``}}`` in the same paragraph becomes a ``cloze_unclosed`` token,
+    which the renderer reports. Math and code spans are skipped whole while looking for the
+    end, so ``}}`` inside ``$…$`` does not close the cloze.
+    """
+    m = CLOZE_OPEN_RE.match(state.src, state.pos)
+    if m is None:
+        return False
+    end, hint, nested = _cloze_end(state, m.end())
+    if end < 0:
+        if silent:
+            return False
+        state.push("cloze_unclosed", "", 0).content = m.group(0)
+        state.pos = m.end()
+        return True
+    if not silent:
+        tok = state.push("cloze_open", "mark", 1)
+        tok.meta.update(number=m.group(1), hint=state.src[hint + 2:end] if hint >= 0 else "", nested=nested)
+        old_max = state.posMax
+        state.pos, state.posMax = m.end(), hint if hint >= 0 else end
+        state.md.inline.tokenize(state)
+        state.posMax = old_max
+        state.push("cloze_close", "mark", -1)
+    state.pos = end + 2
+    return True
+
+
+def _cloze_end(state, pos: int) -> tuple[int, int, bool]:
+    """(position of the closing ``}}`` or -1, of the hint's ``::`` or -1, whether a cloze is nested)."""
+    src, start, hint, nested = state.src, state.pos, -1, False
+    try:
+        while pos < state.posMax:
+            if src.startswith("}}", pos):
+                return pos, hint, nested
+            if hint >= 0:  # a hint is plain text
+                pos += 1
+                continue
+            if src.startswith("::", pos):
+                hint, pos = pos, pos + 2
+                continue
+            nested |= CLOZE_OPEN_RE.match(src, pos) is not None
+            state.pos = pos
+            state.md.inline.skipToken(state)
+            pos = state.pos
+        return -1, -1, nested
+    finally:
+        state.pos = start
+
+
 def make_parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": True, "typographer": False})
     md.enable(["table", "strikethrough"])
     dollarmath_plugin(md, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True)
     container_plugin(md, "details")
     attrs_plugin(md, spans=True)
+    md.inline.ruler.before("text", "cloze", _cloze)
     md.core.ruler.after("block", "heading_ids", _heading_ids)
     md.core.ruler.push("positions", _positions)
     for name, rule in _RULES.items():
@@ -98,8 +151,25 @@ class _Collect:
     images: list[Image] = field(default_factory=list)
     code: list[CodeBlock] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
+    clozes: list[Cloze] = field(default_factory=list)
+    terms: list[Term] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    open_pairs: list[str] = field(default_factory=list)
+    """The closing placeholder (or HTML) of each open link, span and cloze, innermost last."""
+
     def loc(self, line: int, col: int = 0) -> SourceLocation:
         return SourceLocation(self.path, line, col)
+
+    def col(self, line: int, text: str) -> int:
+        """1-based column of ``text`` on ``line`` (0 if it is not there)."""
+        return self.source_lines[line - 1].find(text) + 1 if 0 < line <= len(self.source_lines) else 0
+
+    def no_cloze_in(self, f: Formula) -> Formula:
+        m = CLOZE_OPEN_RE.search(f.tex)
+        if m:
+            self.diags.error(f.loc, f"cloze '{m.group(0)}' inside math: put the cloze around the whole formula "
+                                    "({{c1::$…$}}); KaTeX cannot show it and Anki would show the braces")
+        return f
 
 
 def _env(env) -> _Collect:
@@ -111,7 +181,7 @@ def _inline_math(self, tokens, idx, options, env) -> str:
     line = tok.meta.get("line", 1)
     text = c.source_lines[line - 1] if 0 < line <= len(c.source_lines) else ""
     col = text.find("$" + tok.content) + 1
-    c.formulas.append(Formula(tok.content.strip(), tok.type == "math_inline_double", c.loc(line, col)))
+    c.formulas.append(c.no_cloze_in(Formula(tok.content.strip(), tok.type == "math_inline_double", c.loc(line, col))))
     return marker("F", len(c.formulas) - 1)
 
 
@@ -119,7 +189,7 @@ def _block_math(self, tokens, idx, options, env) -> str:
     c, tok = _env(env), tokens[idx]
     line = tok.map[0] + 1
     text = c.source_lines[line - 1]
-    c.formulas.append(Formula(tok.content.strip(), True, c.loc(line, text.find("$$") + 1)))
+    c.formulas.append(c.no_cloze_in(Formula(tok.content.strip(), True, c.loc(line, text.find("$$") + 1))))
     return f'<div class="math-display">{marker("F", len(c.formulas) - 1)}</div>\n'
 
 
@@ -137,10 +207,10 @@ def _fence(self, tokens, idx, options, env) -> str:
         if not lines:
             c.diags.error(c.loc(line), "empty check block")
         c.checks.append(CheckBlock(tuple(lines), c.loc(line)))
-        return f'<div class="check">{marker("C", len(c.checks) - 1)}</div>\n'
+        return marker("C", len(c.checks) - 1)
     if lang == "plot":
         c.plots.append(PlotBlock(tok.content, c.loc(line)))
-        return f'<div class="plot">{marker("P", len(c.plots) - 1)}</div>\n'
+        return marker("P", len(c.plots) - 1)
     runnable = lang == "python" and "run" in info[1:]
     c.code.append(CodeBlock(lang, tok.content, runnable, c.loc(line)))
     return highlight.block(tok.content, lang)
@@ -175,13 +245,83 @@ def _image(self, tokens, idx, options, env) -> str:
 def _link_open(self, tokens, idx, options, env) -> str:
     c, tok = _env(env), tokens[idx]
     href = tok.attrGet("href") or ""
-    if href.startswith("#") and len(href) > 1:
+    if href.startswith("#") and len(href) > 1:  # a card or chapter link: the emitters decide how it looks
         c.links.append(Link(href[1:], c.loc(tok.meta.get("line", 1))))
+        c.open_pairs.append(closer("L", len(c.links) - 1))
+        return marker("L", len(c.links) - 1)
+    c.open_pairs.append("</a>")
     return self.renderToken(tokens, idx, options, env)
 
 
+def _span_open(self, tokens, idx, options, env) -> str:
+    c, tok = _env(env), tokens[idx]
+    if "term" in (tok.attrGet("class") or "").split():
+        c.terms.append(Term(_plain_until_close(tokens, idx), c.loc(tok.meta.get("line", 1))))
+        c.open_pairs.append(closer("T", len(c.terms) - 1))
+        return marker("T", len(c.terms) - 1)
+    c.open_pairs.append("</span>")
+    return self.renderToken(tokens, idx, options, env)
+
+
+def _plain_until_close(tokens, idx: int) -> str:
+    """The text of an inline element as written (math as its TeX), up to its closing token."""
+    depth, parts = 0, []
+    for tok in tokens[idx:]:
+        depth += tok.nesting
+        if depth == 0:
+            break
+        if tok.type in ("text", "code_inline", "math_inline", "math_inline_double"):
+            parts.append(tok.content)
+        elif tok.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+    return " ".join("".join(parts).split())
+
+
+def _close_pair(self, tokens, idx, options, env) -> str:
+    return _env(env).open_pairs.pop()
+
+
+def _cloze_open(self, tokens, idx, options, env) -> str:
+    c, tok = _env(env), tokens[idx]
+    line, digits = tok.meta.get("line", 1), tok.meta["number"]
+    loc = c.loc(line, c.col(line, "{{c" + digits + "::"))
+    number = int(digits) if len(digits) <= 6 else MAX_CLOZE + 1
+    problem = ("cloze numbers start at c1" if number == 0 else
+               f"cloze number c{digits if len(digits) <= 20 else digits[:20] + '…'} is too large (at most c{MAX_CLOZE})" if number > MAX_CLOZE else
+               "cloze inside another cloze: write them one after the other" if tok.meta["nested"] else "")
+    if problem:
+        c.diags.error(loc, problem)
+        c.open_pairs.append("")
+        return ""
+    c.clozes.append(Cloze(number, tok.meta["hint"], loc))
+    c.open_pairs.append(closer("Z", len(c.clozes) - 1))
+    return marker("Z", len(c.clozes) - 1)
+
+
+def _cloze_unclosed(self, tokens, idx, options, env) -> str:
+    c, tok = _env(env), tokens[idx]
+    line = tok.meta.get("line", 1)
+    c.diags.error(c.loc(line, c.col(line, tok.content)),
+                  f"cloze '{tok.content}' is never closed: its '}}}}' must follow in the same paragraph")
+    return escapeHtml(tok.content)
+
+
+def _table_open(self, tokens, idx, options, env) -> str:
+    c, tok = _env(env), tokens[idx]
+    c.tables.append(Table(c.loc(tok.map[0] + 1 if tok.map else 1)))
+    return marker("B", len(c.tables) - 1) + self.renderToken(tokens, idx, options, env)
+
+
+def _table_close(self, tokens, idx, options, env) -> str:
+    html = self.renderToken(tokens, idx, options, env)  # "</table>\n": the newline stays outside
+    return html.rstrip("\n") + closer("B", len(_env(env).tables) - 1) + "\n" * (len(html) - len(html.rstrip("\n")))
+
+
 _RULES = {"math_inline": _inline_math, "math_inline_double": _inline_math, "math_block": _block_math,
-          "fence": _fence, "code_block": _code_block, "image": _image, "link_open": _link_open}
+          "fence": _fence, "code_block": _code_block, "image": _image, "link_open": _link_open,
+          "link_close": _close_pair, "span_open": _span_open, "span_close": _close_pair,
+          "cloze_open": _cloze_open, "cloze_close": _close_pair, "cloze_unclosed": _cloze_unclosed,
+          "table_open": _table_open, "table_close": _table_close}
 
 
 class _Renderer:
@@ -197,7 +337,8 @@ class _Renderer:
     def _finish(self, c: _Collect, html: str, text: str, raw_html: bool) -> Fragment:
         # our renderer escapes everything it writes; only raw HTML from the author needs cleaning
         return Fragment(sanitise(html) if raw_html else html, tuple(c.formulas), tuple(c.plots), tuple(c.checks),
-                        tuple(c.images), tuple(c.code), tuple(c.links), text)
+                        tuple(c.images), tuple(c.code), tuple(c.links), text, tuple(c.clozes), tuple(c.terms),
+                        tuple(c.tables))
 
     def blocks(self, tokens: list[Token]) -> Fragment:
         c = self._collect()
@@ -370,13 +511,17 @@ def _note(r: _Renderer, head: Token, inline: Token, body: list[Token], loc: Sour
     details = r.blocks(detail_toks) if detail_toks else None
     if not answer and not details:
         diags.error(loc, "question has no answer")
-    unprotected = re.sub(r"<(pre|code)\b.*?</\1>", "", answer.html, flags=re.S)
-    cloze = bool(CLOZE_RE.search(unprotected))
+    cloze = bool(answer.clozes)
+    question = r.inline(inline)
+    for frag, part in ((question, "question"), (details, "details")):
+        for c in frag.clozes if frag is not None else ():
+            diags.warning(c.loc, f"cloze in the {part} makes no card (only the answer's clozes do); "
+                                 "it is shown highlighted")
     for frag in (answer, details):
         if frag is not None and "**" in re.sub(r"<(pre|code)\b.*?</\1>", "", frag.html, flags=re.S):
             diags.warning(loc, "'**' left as literal text: the emphasis did not close (CommonMark needs the "
                                "closing '**' to follow a non-space and not sit between punctuation and a letter)")
-    return Note(note_id, explicit, r.inline(inline), answer, details, cloze, deck, tags, loc, heading)
+    return Note(note_id, explicit, question, answer, details, cloze, deck, tags, loc, heading)
 
 
 def content_files(root: Path) -> list[Path]:

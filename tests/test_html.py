@@ -17,7 +17,8 @@ from generator.emit import html as cheatsheet
 from generator.location import Diagnostics
 from generator.parse import parse_corpus
 
-from conftest import golden
+from conftest import golden, write
+from generator.mathrender import Katex
 
 GOLDEN = Path(__file__).parent / "golden" / "html"
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,9 +94,12 @@ def test_page_content(tmp_path):
     assert '<details class="more">' in page and "<math" in page and 'encoding="application/x-tex"' in page
 
 
-def test_cloze_stripping():
-    assert cheatsheet.strip_cloze("a {{c1::b}} c {{c2::d::hint}}") == (
-        'a <mark class="cloze" title="c1">b</mark> c <mark class="cloze" title="c2">d</mark>')
+def test_clozes_are_marked_with_their_number(tmp_path):
+    write(tmp_path, "a.md", "# c\n\n## q {#a.q}\n\na {{c1::b}} c {{c2::d::hint}} `{{c3::code}}`\n")
+    answer = next(parse_corpus(tmp_path, Diagnostics()).notes).answer
+    assert str(cheatsheet._PageFiller(BuildContext(), Katex()).fragment(answer)) == (
+        '<p>a <mark class="cloze" title="c1">b</mark> c <mark class="cloze" title="c2">d</mark> '
+        '<code>{{c3::code}}</code></p>')
 
 
 def test_font_subset_by_class():

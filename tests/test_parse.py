@@ -171,3 +171,35 @@ def test_unclosed_bold_is_a_warning(tmp_path):
     notes, diags = one(tmp_path, "## Q {#q}\n\n随机把**单个权重（连接）**置 0；`a**b` 是代码。\n")
     assert [d.message.split(":")[0] for d in diags.warnings] == ["'**' left as literal text"]
     assert diags.warnings[0].loc.line == 5
+
+
+# ---------------------------------------------------------------- clozes (one rule, in the parser)
+
+CLOZE_CASES = [
+    ("{{c1::a}} 与 {{c2::$\\frac{1}{\\sqrt{2}}$::提示}} 和 {{c1::b}}", [], 2),
+    ("{{c0::零}}", ["9:1: error: cloze numbers start at c1"], 1),
+    ("{{c99999999999999999999::x}}", ["9:1: error: cloze number c99999999999999999999 is too large (at most c100)"], 1),
+    ("{{c1::外 {{c2::内}} 外}}", ["9:1: error: cloze inside another cloze"], 1),
+    ("前 {{c1::没有结束\n\n{{c2::b}}", ["9:3: error: cloze '{{c1::' is never closed"], 1),
+    ("$a = {{c1::b}}$ 与 {{c2::c}}", ["9:1: error: cloze '{{c1::' inside math"], 1),
+    ("```\n{{c3::y}}\n```\n\n`{{c4::z}}` 与 {{c1::x}}", [], 1),
+]
+
+
+@pytest.mark.parametrize("body, expected, cards", CLOZE_CASES)
+def test_cloze_rule(tmp_path, body, expected, cards):
+    from generator.model import card_count
+
+    write(tmp_path, "a.md", "# c\n\n## q {#a.q}\n\n" + body + "\n")
+    doc, diags = parse(tmp_path)
+    note = next(doc.notes)
+    found = [str(d).split("a.md:", 1)[1] for d in diags.items]
+    assert len(found) == len(expected) and all(f.startswith(e) for f, e in zip(found, expected)), found
+    assert card_count(note) == cards  # what the summary says is what Anki makes
+
+
+def test_cloze_outside_the_answer_is_a_warning(tmp_path):
+    write(tmp_path, "a.md", "# c\n\n## {{c1::题}} {#a.q}\n\n{{c1::答}}\n\n::: details\n{{c2::细}}\n:::\n")
+    _, diags = parse(tmp_path)
+    assert [(d.loc.line, d.severity) for d in diags.items] == [(7, "warning"), (12, "warning")]
+    assert all("makes no card" in d.message for d in diags.items)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,8 @@ from pathlib import Path
 import genanki
 
 from ..context import BuildContext, Emitted, display_path, write_atomic
-from ..model import CheckBlock, Document, Formula, Image, Note, PlotBlock, fill, split_math
+from ..model import (CheckBlock, Cloze, Document, Formula, Image, Link, Note, PlotBlock, cloze_html, fill,
+                     split_math)
 from ..resources import template
 
 NAMESPACE = "dl-study-generator"
@@ -94,9 +94,6 @@ def _tex(f: Formula, cloze: bool) -> str:
     return f"\\[{tex}\\]" if f.display else f"\\({tex}\\)"
 
 
-_CARD_LINK_RE = re.compile(r'<a href="#([^"]*)">(.*?)</a>', re.S)
-
-
 @dataclass
 class _Media:
     files: dict[str, Path]
@@ -108,7 +105,9 @@ class _Media:
         return name
 
 
-def _field(frag, ctx: BuildContext, media: _Media, cloze: bool) -> str:
+def _field(frag, ctx: BuildContext, media: _Media, cloze: bool, cloze_text: bool = False) -> str:
+    """One field's HTML. ``cloze``: a field of a cloze note (Anki must not see ``}}`` in its math);
+    ``cloze_text``: the field Anki makes cards from, where clozes are written back as ``{{cN::…}}``."""
     if frag is None:
         return ""
 
@@ -122,14 +121,21 @@ def _field(frag, ctx: BuildContext, media: _Media, cloze: bool) -> str:
         text = "".join(f"\\({html.escape(t, quote=False)}\\)" if is_math else html.escape(t)
                        for is_math, t in split_math(fig.caption))
         cap = f'<div class="caption">{text}</div>' if text else ""
-        return f'<div class="figure"><img src="{media.add(fig.png)}" alt="{html.escape(fig.alt)}">{cap}</div>'
+        return (f'<div class="plot"><div class="figure"><img src="{media.add(fig.png)}" '
+                f'alt="{html.escape(fig.alt)}">{cap}</div></div>\n')
 
     def check(c: CheckBlock) -> str:
         return ""  # cards stay clean: verification shows in the PDF and the cheat sheet
 
-    out = fill(frag, formula=lambda f: _tex(f, cloze), plot=plot, check=check, image=image)
-    out = out.replace('<div class="check"></div>\n', "").replace('<div class="plot"></div>\n', "")
-    return _CARD_LINK_RE.sub(r'<span class="ref" data-ref="\1">\2</span>', out).strip()
+    def link(target: Link, inner: str) -> str:  # no page to jump to on a card: marked, for the template's CSS
+        return f'<span class="ref" data-ref="{html.escape(target.target)}">{inner}</span>'
+
+    def anki_cloze(c: Cloze, inner: str) -> str:
+        return f"{{{{c{c.number}::{inner}{'::' + html.escape(c.hint, quote=False) if c.hint else ''}}}}}"
+
+    out = fill(frag, formula=lambda f: _tex(f, cloze), plot=plot, check=check, image=image, link=link,
+               cloze=anki_cloze if cloze_text else cloze_html)
+    return out.strip()
 
 
 def _source(note: Note, root: Path) -> str:
@@ -144,7 +150,7 @@ def note_fields(note: Note, ctx: BuildContext, media: _Media, root: Path) -> lis
     question = _field(note.question, ctx, media, note.cloze)
     extra = _field(note.details, ctx, media, note.cloze)
     if note.cloze:
-        return [_field(note.answer, ctx, media, True), question, extra, source, note.id]
+        return [_field(note.answer, ctx, media, True, cloze_text=True), question, extra, source, note.id]
     return [question, _field(note.answer, ctx, media, False), extra, source, note.id]
 
 

@@ -13,7 +13,7 @@ import base64
 import hashlib
 import html
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlparse
 from .. import highlight, mathrender
 from ..mathrender import Katex
 from ..context import BuildContext, Emitted, Figure, write_atomic
-from ..model import Chapter, CheckBlock, Document, Formula, Fragment, Image, Note, PlotBlock, fill
+from ..model import Chapter, CheckBlock, Cloze, Document, Formula, Fragment, Image, Note, PlotBlock, Table, fill
 from ..resources import template
 from ..templating import markup, render
 
@@ -32,7 +32,6 @@ IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                ".svg": "image/svg+xml", ".webp": "image/webp"}
 VERIFIED_TITLE = "checked by sympy"
 
-_CLOZE_RE = re.compile(r"\{\{c(\d+)::(.*?)(?:::([^{}]*?))?\}\}", re.S)
 _CLASS_RE = re.compile(r'class="([^"]*)"')
 # SVG coordinates rounded to 1/100 when a figure is inlined (not transforms: they hold small scales)
 _GEOMETRY_RE = re.compile(r'(\s(?:d|points|x|y|x1|x2|y1|y2|width|height|viewBox)=")([^"]*)"')
@@ -155,11 +154,6 @@ def data_uri(path: Path) -> str:
 
 # --- fragments ------------------------------------------------------------------------------
 
-def strip_cloze(text: str) -> str:
-    """``{{c1::answer::hint}}`` → ``<mark class="cloze">answer</mark>``."""
-    return _CLOZE_RE.sub(lambda m: f'<mark class="cloze" title="c{m.group(1)}">{m.group(2)}</mark>', text)
-
-
 @dataclass
 class _PageFiller:
     """Fills fragments for the page and remembers what the page then needs."""
@@ -205,7 +199,8 @@ class _PageFiller:
             head = f'<p class="check-head" title="{VERIFIED_TITLE}">✓ 已验算 · verified</p>'
         else:
             head = '<p class="check-head">验算 · check</p>'
-        return head + "".join(f"\n<div>{line}</div>" for line in lines)
+        rows = "".join(f"\n<div>{line}</div>" for line in lines)
+        return f'<div class="check">{head}{rows}</div>\n'
 
     def plot(self, p: PlotBlock) -> str:
         fig: Figure | None = self.ctx.figure(p)
@@ -219,19 +214,25 @@ class _PageFiller:
             body = f'<img src="{data_uri(fig.png)}" alt="{html.escape(label)}">'
         text = self.katex.label(fig.caption, mathml=True)
         caption = f"图 {fig.number}" + (f"：{text}" if text else "")
-        return f'<figure id="fig-{fig.number}">{body}\n<figcaption>{caption}</figcaption></figure>'
+        return (f'<div class="plot"><figure id="fig-{fig.number}">{body}\n<figcaption>{caption}</figcaption>'
+                '</figure></div>\n')
 
     def image(self, img: Image) -> str:
         return f'<img src="{data_uri(img.path)}" alt="{html.escape(img.alt)}">'
 
-    def fragment(self, frag: Fragment | None, cloze: bool = False) -> str:
+    @staticmethod
+    def cloze(c: Cloze, inner: str) -> str:
+        return f'<mark class="cloze" title="c{c.number}">{inner}</mark>'
+
+    @staticmethod
+    def table(t: Table, inner: str) -> str:  # scrolls sideways on a narrow screen
+        return f'<div class="tbl">{inner}</div>'
+
+    def fragment(self, frag: Fragment | None) -> str:
         if frag is None or not frag:
             return markup("")
-        if cloze:
-            frag = replace(frag, html=strip_cloze(frag.html))
-        out = fill(frag, formula=self.formula, plot=self.plot, check=self.check, image=self.image)
-        out = out.replace('<div class="plot"></div>\n', "")
-        out = out.replace("<table>", '<div class="tbl"><table>').replace("</table>", "</table></div>")
+        out = fill(frag, formula=self.formula, plot=self.plot, check=self.check, image=self.image,
+                   cloze=self.cloze, table=self.table)
         return markup(out.strip())
 
 
@@ -257,8 +258,8 @@ class ChapterView:
 
 
 def _card(r: _PageFiller, note: Note) -> CardView:
-    return CardView(note.id, r.fragment(note.question), r.fragment(note.answer, cloze=note.cloze),
-                    r.fragment(note.details, cloze=note.cloze), note.cloze)
+    return CardView(note.id, r.fragment(note.question), r.fragment(note.answer), r.fragment(note.details),
+                    note.cloze)
 
 
 def _chapters(r: _PageFiller, chapters: list[Chapter]) -> list[ChapterView]:

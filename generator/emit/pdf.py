@@ -27,7 +27,7 @@ from .. import highlight, mathrender, templating
 from ..mathrender import Katex
 from ..context import BuildContext, Emitted, write_atomic
 from ..location import Diagnostic, SourceLocation
-from ..model import CheckBlock, Document, Formula, Fragment, Image, Note, PlotBlock, fill, fragments
+from ..model import CheckBlock, Document, Formula, Fragment, Image, Link, Note, PlotBlock, Term, fill, fragments
 from ..plaintext import plain_label
 from ..resources import TEMPLATES_DIR, katex_dir, template
 
@@ -106,32 +106,6 @@ class _Term:
     """(span id, question or chapter anchor): one reference per question."""
 
 
-_CLOZE_RE = re.compile(r"\{\{c\d+::(.*?)\}\}", re.S)
-_PRE_RE = re.compile(r"(<pre\b.*?</pre>)", re.S)
-_TERM_RE = re.compile(r'<span class="term">(.*?)</span>', re.S)
-_LINK_RE = re.compile(r'<a href="#([^"]+)">')
-_TAG_RE = re.compile(r"<[^>]+>")
-
-
-def _outside_pre(text: str, fn) -> str:
-    """Apply ``fn`` to the parts of ``text`` that are not inside ``<pre>`` blocks."""
-    return "".join(part if i % 2 else fn(part) for i, part in enumerate(_PRE_RE.split(text)))
-
-
-def strip_clozes(text: str) -> str:
-    """``{{c1::text::hint}}`` → ``<mark class="cloze">text</mark>`` (the hint is dropped)."""
-    def sub(m: re.Match[str]) -> str:
-        body = m.group(1)
-        if "::" in body:
-            body = body.rsplit("::", 1)[0]
-        return f'<mark class="cloze">{body}</mark>'
-    return _outside_pre(text, lambda part: _CLOZE_RE.sub(sub, part))
-
-
-def _plain(text: str) -> str:
-    return html.unescape(_TAG_RE.sub("", text)).strip()
-
-
 class _GuideFiller:
     """Fills fragments for print: KaTeX, figures, check boxes, images, index anchors."""
 
@@ -161,17 +135,17 @@ class _GuideFiller:
         if fig is None or fig.svg is None:
             return ""
         caption = self.katex.label(fig.caption, mathml=False)
-        return (f'<figure class="figure" id="fig-{fig.number}"><img src="{fig.svg.resolve().as_uri()}" '
+        return (f'<div class="plot"><figure class="figure" id="fig-{fig.number}"><img src="{fig.svg.resolve().as_uri()}" '
                 f'alt="{html.escape(fig.alt)}"><figcaption><span class="fig-num">图 {fig.number}</span>'
-                f'{caption}</figcaption></figure>')
+                f'{caption}</figcaption></figure></div>\n')
 
     def check(self, c: CheckBlock) -> str:
         statuses = [self.ctx.formula(f) for f in c.lines]
         verified = bool(statuses) and all(s is not None and s.status == "verified" for s in statuses)
         label = "✓ 已由 sympy 验证" if verified else "验算"
         rows = "".join(f'<li>{self.formula(Formula(f.tex, False, f.loc), mark=False)}</li>' for f in c.lines)
-        return (f'<aside class="check-box{" verified" if verified else ""}"><span class="check-label">{label}'
-                f'</span><ul>{rows}</ul></aside>')
+        return (f'<div class="check"><aside class="check-box{" verified" if verified else ""}"><span class="check-label">'
+                f'{label}</span><ul>{rows}</ul></aside></div>\n')
 
     def image(self, img: Image) -> str:
         return f'<img class="content-img" src="{img.path.resolve().as_uri()}" alt="{html.escape(img.alt)}">'
@@ -180,29 +154,21 @@ class _GuideFiller:
     def fragment(self, frag: Fragment | None, anchor: str = "") -> str:
         if frag is None or not frag:
             return ""
-        text = strip_clozes(frag.html)
-        text = _TERM_RE.sub(lambda m: self._term(m.group(1), frag, anchor), text)
-        text = _LINK_RE.sub(self._link, text)
-        out = fill(Fragment(text, frag.formulas, frag.plots, frag.checks, frag.images), formula=self.formula,
-                   plot=self.plot, check=self.check, image=self.image)
-        return out.replace('<div class="plot"></div>\n', "")
+        def term(t: Term, inner: str) -> str:
+            self._term_ids += 1
+            term_id = f"term-{self._term_ids}"
+            entry = self.terms.setdefault(t.label, _Term(t.label))
+            if all(where != anchor for _, where in entry.refs):
+                entry.refs.append((term_id, anchor))
+            return f'<span class="term" id="{term_id}">{inner}</span>'
 
-    def _term(self, inner: str, frag: Fragment, anchor: str) -> str:
-        filled = fill(Fragment(inner, frag.formulas, frag.plots, frag.checks, frag.images),
-                      formula=lambda f: f.tex, plot=lambda p: "", check=lambda c: "", image=lambda i: "")
-        label = _plain(filled)
-        self._term_ids += 1
-        term_id = f"term-{self._term_ids}"
-        entry = self.terms.setdefault(label, _Term(label))
-        if all(where != anchor for _, where in entry.refs):
-            entry.refs.append((term_id, anchor))
-        return f'<span class="term" id="{term_id}">{inner}</span>'
+        return fill(frag, formula=self.formula, plot=self.plot, check=self.check, image=self.image,
+                    link=self.link, term=term)
 
-    def _link(self, m: re.Match[str]) -> str:
-        target = m.group(1)
-        num = self.numbers.get(target)
+    def link(self, target: Link, inner: str) -> str:
+        num = self.numbers.get(target.target)
         data = f' data-num="{num}"' if num else ""
-        return f'<a class="xref" href="#{html.escape(target)}"{data}>'
+        return f'<a class="xref" href="#{html.escape(target.target)}"{data}>{inner}</a>'
 
     def index(self) -> list[dict]:
         def key(t: _Term) -> tuple:

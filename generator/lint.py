@@ -100,25 +100,38 @@ def lint_note(note: Note, diags: Diagnostics, lines: list[str] | None = None) ->
     if _WHAT_IS_RE.search(note.heading_text):
         diags.warning(loc, "cloze note asks 'what is …' in its heading: the text shows the definition it asks "
                            "for; make it a basic card or ask for a property")
-    spans = clozes(note.answer.text)
+    text = _without_details(note)
+    spans = clozes(text)
     seen: set[tuple[int, str]] = set()
     for c in spans:
         answer = normalise(c.answer)
         if len(answer) < MIN_ANSWER or (c.number, answer) in seen:
             continue
         seen.add((c.number, answer))
-        front = normalise(note.heading_text + "\n" + _front(note.answer.text, spans, c.number))
+        front = normalise(note.heading_text + "\n" + _front(text, spans, c.number))
         if _occurs(answer, front):
-            diags.warning(_answer_loc(note, c.start, lines),
+            diags.warning(_answer_loc(text, note, c.start, lines),
                           f"cloze c{c.number} '{c.answer.strip()}' can be read elsewhere on its own card")
 
 
-def _answer_loc(note: Note, offset: int, lines: list[str] | None) -> SourceLocation:
+def _without_details(note: Note) -> str:
+    """The answer's source without the details block (Anki shows it on the back only).
+
+    The answer's text runs to its last block, so a figure after the details block pulls the
+    details in; they are blanked to bare newlines to keep line numbers right.
+    """
+    text = note.answer.text
+    if note.details is not None and note.details.text and note.details.text in text:
+        text = text.replace(note.details.text, "\n" * note.details.text.count("\n"), 1)
+    return text
+
+
+def _answer_loc(text: str, note: Note, offset: int, lines: list[str] | None) -> SourceLocation:
     """The line of ``offset`` in the answer text, which starts at the first non-blank line after the heading."""
     start = note.loc.line + 1
     while lines is not None and start <= len(lines) and not lines[start - 1].strip():
         start += 1
-    return SourceLocation(note.loc.path, start + note.answer.text.count("\n", 0, offset))
+    return SourceLocation(note.loc.path, start + text.count("\n", 0, offset))
 
 
 def lint_document(doc: Document, diags: Diagnostics) -> None:

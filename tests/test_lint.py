@@ -10,9 +10,15 @@ from generator.lint import clozes, lint_document
 from generator.location import Diagnostics
 from generator.parse import parse_corpus
 
+# a 1×1 transparent PNG
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+                    "0000000d49444154789c6360000002000154a24f5f0000000049454e44ae426082")
 
-def lint(root: Path, body: str) -> list[str]:
+
+def lint(root: Path, body: str, images: tuple[str, ...] = ()) -> list[str]:
     write(root, "a.md", body)
+    for name in images:
+        (root / name).write_bytes(PNG)
     diags = Diagnostics()
     doc = parse_corpus(root, diags)
     assert not diags.items, [str(d) for d in diags.items]
@@ -75,6 +81,22 @@ def test_what_is_heading_on_a_cloze_warns(tmp_path, heading):
     让两个网络 {{{{c1::对抗}}}} 训练。
     """)
     assert len(warnings) == 1 and "asks 'what is" in warnings[0], warnings
+
+
+def test_details_are_not_on_the_front(tmp_path):
+    # the figure after the details block makes the answer's source span the details too
+    assert lint(tmp_path, """\
+    # C
+    ## 动量的放大倍数 {#a.b}
+
+    梯度恒定时，动量的稳定步长放大 {{c1::10}} 倍。
+
+    ::: details
+    因为 $1/(1-0.9)$ 等于 10。
+    :::
+
+    ![图](x.png)
+    """, images=("x.png",)) == []
 
 
 def test_good_cards_are_quiet(tmp_path):

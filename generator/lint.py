@@ -8,7 +8,7 @@ Two rules, both reported as ``path:line: warning: …`` and never as errors:
   cloze text then prints the definition the question asks for.
 
 The rules read the Markdown source of the heading and the answer (not the
-details, which Anki shows only on the back).
+details, which Anki shows only on the back, and not code blocks).
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from .location import Diagnostics, SourceLocation
 from .model import Document, Note
 
 _OPEN_RE = re.compile(r"\{\{c(\d+)::")
+_FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,}).*?^ {0,3}\1[ \t]*$", re.M | re.S)
 _WHAT_IS_RE = re.compile(r"是什么|什么是|\bwhat\s+is\b|\bwhat's\b", re.I)
 # answers shorter than this (after normalising) are too common to mean anything ("1", "x")
 MIN_ANSWER = 2
@@ -123,7 +124,8 @@ def _without_details(note: Note) -> str:
     text = note.answer.text
     if note.details is not None and note.details.text and note.details.text in text:
         text = text.replace(note.details.text, "\n" * note.details.text.count("\n"), 1)
-    return text
+    # a {{c1::…}} inside a code block is code, not a cloze (the parser ignores it too)
+    return _FENCE_RE.sub(lambda m: "\n" * m.group(0).count("\n"), text)
 
 
 def _answer_loc(text: str, note: Note, offset: int, lines: list[str] | None) -> SourceLocation:

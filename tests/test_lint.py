@@ -99,6 +99,19 @@ def test_details_are_not_on_the_front(tmp_path):
     """, images=("x.png",)) == []
 
 
+def test_code_blocks_are_not_clozes(tmp_path):
+    assert lint(tmp_path, """\
+    # C
+    ## Anki 的挖空语法 {#a.b}
+
+    挖空写作 {{c1::双花括号}}：
+
+    ```text
+    {{c1::x}} 和 x 以及 双花括号
+    ```
+    """) == []
+
+
 def test_good_cards_are_quiet(tmp_path):
     assert lint(tmp_path, """\
     # C

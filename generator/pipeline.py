@@ -128,14 +128,14 @@ def _order(d: Diagnostic) -> tuple:
 
 def analyse(cfg: BuildConfig, progress: Progress, draw: bool) -> Analysis:
     """Parse, verify and (optionally) draw: everything before the emitters."""
-    from . import verify
+    from . import lint, verify
     from .parse import parse_corpus
 
     if not cfg.content.is_dir():
         raise GeneratorError(f"content folder '{cfg.content}' does not exist")
     diags = Diagnostics()
     doc = parse_corpus(cfg.content, diags)
-    importlib.import_module("generator.lint").lint_document(doc, diags)  # card-quality warnings
+    lint.lint_document(doc, diags)  # card-quality warnings
     notes = sum(1 for _ in doc.notes)
     progress.stage("parse", f"{len(doc.files)} files, {sum(1 for _ in doc.chapters)} chapters, {notes} notes")
     formulas = verify.verify_document(doc, diags, cache_dir=cfg.out / ".cache")

@@ -8,12 +8,13 @@ TEX_UNICODE = {
     "eta": "η", "theta": "θ", "lambda": "λ", "mu": "μ", "pi": "π", "rho": "ρ", "sigma": "σ", "tau": "τ",
     "phi": "φ", "omega": "ω", "Sigma": "Σ", "Delta": "Δ", "ell": "ℓ", "nabla": "∇", "partial": "∂",
     "infty": "∞", "sqrt": "√", "times": "×", "cdot": "·", "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥",
-    "ne": "≠", "neq": "≠", "approx": "≈", "to": "→", "sum": "∑", "in": "∈",
+    "ne": "≠", "neq": "≠", "approx": "≈", "to": "→", "sum": "∑", "prod": "∏", "in": "∈", "sim": "∼",
+    "odot": "⊙", "otimes": "⊗", "cdots": "⋯", "ldots": "…", "dots": "…", "pm": "±",
 }
 # layout only: dropped, their arguments kept
-_SILENT = {"frac", "dfrac", "tfrac", "hat", "tilde", "bar", "mathrm", "mathbf", "boldsymbol", "text",
+_SILENT = {"frac", "dfrac", "tfrac", "hat", "tilde", "bar", "mathrm", "mathbf", "mathcal", "boldsymbol", "text",
            "operatorname", "left", "right", "big", "Big", "displaystyle"}
-_COMMAND_RE = re.compile(r"\\([A-Za-z]+)\s*")
+_COMMAND_RE = re.compile(r"\\([A-Za-z]+)")
 _MATH_RE = re.compile(r"(?<!\\)\$+([^$]*)\$+")
 
 

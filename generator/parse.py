@@ -103,6 +103,9 @@ def _cloze(state, silent: bool) -> bool:
 def _cloze_end(state, pos: int) -> tuple[int, int, bool]:
     """(position of the closing ``}}`` or -1, of the hint's ``::`` or -1, whether a cloze is nested)."""
     src, start, hint, nested = state.src, state.pos, -1, False
+    unclosed_from = getattr(state, "cloze_unclosed_from", None)
+    if unclosed_from is not None and unclosed_from[1] == state.posMax and pos >= unclosed_from[0]:
+        return -1, -1, False  # an earlier scan found no end after here: do not scan again (linear time)
     try:
         while pos < state.posMax:
             if src.startswith("}}", pos):
@@ -117,6 +120,7 @@ def _cloze_end(state, pos: int) -> tuple[int, int, bool]:
             state.pos = pos
             state.md.inline.skipToken(state)
             pos = state.pos
+        state.cloze_unclosed_from = (start, state.posMax)
         return -1, -1, nested
     finally:
         state.pos = start

@@ -359,6 +359,9 @@ def test_constrained_optimum_l1_is_on_an_axis():
     # every kind's work is bounded, and the message names the limit
     ("kind: optimizers\nloss: 'x^2+y^2'\nx: [-1, 1]\ny: [-1, 1]\nstart: [1, 1]\nsteps: 20000\nmethods:\n"
      + "  - {name: adam, lr: 0.1}\n" * 200, "t.md:17: error: plot: 'methods': at most 8 items, found 200"),
+    ("kind: optimizers\nloss: 'x^2+y^2'\nx: [-1, 1]\ny: [-1, 1]\nstart: [1, 1]\nsteps: 20000\nmethods:\n"
+     + "  - {name: sgd, lr: 0.1}\n" * 3, "t.md:16: error: plot: 'steps': 20000 steps × 3 methods = 60000 gradient steps; "
+     "at most 40000"),
     ("kind: series\nseries:\n  - {label: a, y: [" + ", ".join(["1"] * 5001) + "]}\n",
      "t.md:13: error: plot: series[1]: 'y': at most 5000 values, found 5001"),
     ("kind: heatmap\nmatrix:\n" + "  - [1, 2]\n" * 61, "t.md:12: error: plot: 'matrix': at most 60 items, found 61"),

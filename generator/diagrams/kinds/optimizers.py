@@ -11,7 +11,8 @@ from .base import FIG_WIDTH, Kind, expr, plain
 KEYS = ("loss", "x", "y", "start", "steps", "methods", "log_contours")
 MAX_STEPS = 20000
 MAX_METHODS = 8
-"""With MAX_STEPS, bounds a figure's work to 160,000 gradient steps (a few seconds)."""
+MAX_PATH_STEPS = 40000
+"""Gradient steps of all methods together: a figure draws in a few seconds."""
 HYPER = ("momentum", "beta1", "beta2", "eps")
 
 
@@ -35,6 +36,9 @@ def check(r: Reader) -> dict:
                                        lo_open=key == "eps")
         c.close(("name", "lr", "label") + HYPER)
         methods.append(method)
+    if steps is not None and steps * len(methods) > MAX_PATH_STEPS:
+        r.error(r.line("steps"), f"'steps': {steps} steps × {len(methods)} methods = {steps * len(methods)} gradient "
+                f"steps; at most {MAX_PATH_STEPS} per figure (fewer steps or methods)")
     if loss is not None:
         try:
             gradient(parse(loss, ("x", "y")), ("x", "y"))(*(start or (0.5, 0.5)))

@@ -521,8 +521,8 @@ def _note(r: _Renderer, head: Token, inline: Token, body: list[Token], loc: Sour
         for c in frag.clozes if frag is not None else ():
             diags.warning(c.loc, f"cloze in the {part} makes no card (only the answer's clozes do); "
                                  "it is shown highlighted")
-    for frag in (answer, details):
-        if frag is not None and "**" in re.sub(r"<(pre|code)\b.*?</\1>", "", frag.html, flags=re.S):
+    for toks in (answer_toks, detail_toks):
+        if any(c.type == "text" and "**" in c.content for t in toks for c in t.children or ()):
             diags.warning(loc, "'**' left as literal text: the emphasis did not close (CommonMark needs the "
                                "closing '**' to follow a non-space and not sit between punctuation and a letter)")
     return Note(note_id, explicit, question, answer, details, cloze, deck, tags, loc, heading)

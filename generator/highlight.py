@@ -23,6 +23,11 @@ def block(code: str, lang: str) -> str:
     return highlight(code, _lexer(lang.lower()), _FORMATTER)
 
 
+def code(c) -> str:
+    """A content model :class:`~.model.CodeBlock` as highlighted HTML (every emitter's ``code``)."""
+    return block(c.code, c.lang)
+
+
 def css(dark: bool = False, scope: str = ".highlight") -> str:
     """Pygments class styles; a colour-blind-safe light style and a dark one."""
     style = "monokai" if dark else "default"

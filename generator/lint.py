@@ -7,56 +7,21 @@ Two rules, both reported as ``path:line: warning: …`` and never as errors:
 - a cloze note whose heading asks "what is X?" (是什么 / 什么是 / what is): the
   cloze text then prints the definition the question asks for.
 
-The rules read the Markdown source of the heading and the answer (not the
-details, which Anki shows only on the back, and not code blocks).
+The rules read the parsed answer (its clozes, formulas as TeX, code blocks left out)
+and the heading; not the details, which Anki shows only on the back.
 """
 from __future__ import annotations
 
+import html
 import re
-from dataclasses import dataclass
 
-from .location import Diagnostics, SourceLocation
-from .model import Document, Note
+from .location import Diagnostics
+from .model import Cloze, Document, Fragment, Note, fill
 
-_OPEN_RE = re.compile(r"\{\{c(\d+)::")
-_FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,}).*?^ {0,3}\1[ \t]*$", re.M | re.S)
+_TAG_RE = re.compile(r"<[^>]+>")
 _WHAT_IS_RE = re.compile(r"是什么|什么是|\bwhat\s+is\b|\bwhat's\b", re.I)
 # answers shorter than this (after normalising) are too common to mean anything ("1", "x")
 MIN_ANSWER = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Cloze:
-    number: int
-    answer: str
-    start: int
-    """Offset of ``{{`` in the text."""
-    end: int
-    """Offset just past the closing ``}}``."""
-
-
-def clozes(text: str) -> list[Cloze]:
-    """The ``{{cN::answer::hint}}`` spans of ``text``; braces inside math may nest."""
-    found, pos = [], 0
-    while (m := _OPEN_RE.search(text, pos)) is not None:
-        i, depth, body_start, hint_at = m.end(), 0, m.end(), None
-        while i < len(text):
-            if text.startswith("}}", i) and depth == 0:
-                break
-            ch = text[i]
-            if ch == "{":
-                depth += 1
-            elif ch == "}":
-                depth -= 1
-            elif depth == 0 and hint_at is None and text.startswith("::", i):
-                hint_at = i
-            i += 1
-        else:
-            break  # unclosed: the parser's problem, not ours
-        answer = text[body_start:hint_at if hint_at is not None else i]
-        found.append(Cloze(int(m.group(1)), answer, m.start(), i + 2))
-        pos = i + 2
-    return found
 
 
 def normalise(text: str) -> str:
@@ -66,15 +31,22 @@ def normalise(text: str) -> str:
     return text.lower()
 
 
-def _front(text: str, spans: list[Cloze], number: int) -> str:
-    """What card ``number`` shows: its own clozes blanked, the others filled in."""
-    out, pos = [], 0
-    for c in spans:
-        out.append(text[pos:c.start])
-        out.append(" [...] " if c.number == number else c.answer)
-        pos = c.end
-    out.append(text[pos:])
-    return "".join(out)
+def card_text(frag: Fragment, number: int = 0) -> tuple[str, list[tuple[Cloze, str]]]:
+    """What card ``number`` shows of ``frag`` as plain text (its own clozes blanked, the others
+    filled in), and each cloze with its text. Code blocks, figures and check boxes are left out."""
+    answers: list[tuple[Cloze, str]] = []
+
+    def cloze(c: Cloze, inner: str) -> str:
+        answers.append((c, _plain(inner)))
+        return " [...] " if c.number == number else inner
+
+    filled = fill(frag, formula=lambda f: f"${f.tex}$", plot=lambda p: "", check=lambda c: "",
+                  image=lambda i: "", code=lambda c: "", cloze=cloze)
+    return _plain(filled), answers
+
+
+def _plain(markup: str) -> str:
+    return html.unescape(_TAG_RE.sub("", markup))
 
 
 def _occurs(needle: str, haystack: str) -> bool:
@@ -93,55 +65,25 @@ def _word(ch: str) -> bool:
     return ch.isascii() and (ch.isalnum() or ch in "._^")
 
 
-def lint_note(note: Note, diags: Diagnostics, lines: list[str] | None = None) -> None:
-    """``lines`` is the note's source file, used only to point at the cloze's own line."""
+def lint_note(note: Note, diags: Diagnostics) -> None:
     if not note.cloze:
         return
-    loc: SourceLocation = note.loc
     if _WHAT_IS_RE.search(note.heading_text):
-        diags.warning(loc, "cloze note asks 'what is …' in its heading: the text shows the definition it asks "
-                           "for; make it a basic card or ask for a property")
-    text = _without_details(note)
-    spans = clozes(text)
+        diags.warning(note.loc, "cloze note asks 'what is …' in its heading: the text shows the definition it asks "
+                                "for; make it a basic card or ask for a property")
+    _, answers = card_text(note.answer)
     seen: set[tuple[int, str]] = set()
-    for c in spans:
-        answer = normalise(c.answer)
+    for c, text in answers:
+        answer = normalise(text)
         if len(answer) < MIN_ANSWER or (c.number, answer) in seen:
             continue
         seen.add((c.number, answer))
-        front = normalise(note.heading_text + "\n" + _front(text, spans, c.number))
+        front = normalise(note.heading_text + "\n" + card_text(note.answer, c.number)[0])
         if _occurs(answer, front):
-            diags.warning(_answer_loc(text, note, c.start, lines),
-                          f"cloze c{c.number} '{c.answer.strip()}' can be read elsewhere on its own card")
-
-
-def _without_details(note: Note) -> str:
-    """The answer's source without the details block (Anki shows it on the back only).
-
-    The answer's text runs to its last block, so a figure after the details block pulls the
-    details in; they are blanked to bare newlines to keep line numbers right.
-    """
-    text = note.answer.text
-    if note.details is not None and note.details.text and note.details.text in text:
-        text = text.replace(note.details.text, "\n" * note.details.text.count("\n"), 1)
-    # a {{c1::…}} inside a code block is code, not a cloze (the parser ignores it too)
-    return _FENCE_RE.sub(lambda m: "\n" * m.group(0).count("\n"), text)
-
-
-def _answer_loc(text: str, note: Note, offset: int, lines: list[str] | None) -> SourceLocation:
-    """The line of ``offset`` in the answer text, which starts at the first non-blank line after the heading."""
-    start = note.loc.line + 1
-    while lines is not None and start <= len(lines) and not lines[start - 1].strip():
-        start += 1
-    return SourceLocation(note.loc.path, start + text.count("\n", 0, offset))
+            diags.warning(c.loc.shifted(col=0),
+                          f"cloze c{c.number} '{text.strip()}' can be read elsewhere on its own card")
 
 
 def lint_document(doc: Document, diags: Diagnostics) -> None:
-    for f in doc.files:
-        try:
-            lines: list[str] | None = f.path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
-            lines = None
-        for chapter in f.chapters:
-            for note in chapter.notes:
-                lint_note(note, diags, lines)
+    for note in doc.notes:
+        lint_note(note, diags)

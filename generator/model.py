@@ -1,11 +1,11 @@
 """The content model: immutable data shared by every emitter.
 
-Rendered Markdown is kept as HTML in which formulas, figures, check blocks and
-images stand as placeholders (``\\ue000`` kind index ``\\ue001``), and card links,
+Rendered Markdown is kept as HTML in which formulas, figures, check blocks, images
+and code blocks stand as placeholders (``\\ue000`` kind index ``\\ue001``), and card links,
 clozes, index terms and tables as pairs of placeholders around their rendered content
 (the closing one has a ``/`` before the kind). Each emitter fills them in its own way
 (MathJax delimiters and ``{{c1::…}}`` for Anki, KaTeX and ``<mark>`` for the PDF and
-the cheat sheet, media names or data URIs for images) with :func:`fill`; no emitter
+the cheat sheet, media names or data URIs for images, highlighted code) with :func:`fill`; no emitter
 reads the HTML itself.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from .location import SourceLocation
 
 MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"
-_MARK_RE = re.compile("\ue000([FPCI])(\\d+)\ue001")
+_MARK_RE = re.compile("\ue000([FPCIK])(\\d+)\ue001")
 _PAIR_RE = re.compile("\ue000([LZTB])(\\d+)\ue001(.*?)\ue000/\\1\\2\ue001", re.S)
 
 
@@ -201,15 +201,15 @@ def table_html(table: Table, inner: str) -> str:
 
 
 def fill(frag: Fragment, *, formula: Callable[[Formula], str], plot: Callable[[PlotBlock], str],
-         check: Callable[[CheckBlock], str], image: Callable[[Image], str],
+         check: Callable[[CheckBlock], str], image: Callable[[Image], str], code: Callable[[CodeBlock], str],
          link: Callable[[Link, str], str] = link_html, cloze: Callable[[Cloze, str], str] = cloze_html,
          term: Callable[[Term, str], str] = term_html, table: Callable[[Table, str], str] = table_html) -> str:
     """Replace every placeholder in ``frag.html`` by what the callbacks return.
 
     A paired placeholder's callback gets its item and the content between, already filled.
     """
-    leaves = {"F": (frag.formulas, formula), "P": (frag.plots, plot),
-              "C": (frag.checks, check), "I": (frag.images, image)}
+    leaves = {"F": (frag.formulas, formula), "P": (frag.plots, plot), "C": (frag.checks, check),
+              "I": (frag.images, image), "K": (frag.code, code)}
     pairs = {"L": (frag.links, link), "Z": (frag.clozes, cloze), "T": (frag.terms, term), "B": (frag.tables, table)}
 
     def leaf(m: re.Match[str]) -> str:

@@ -15,7 +15,7 @@ from mdit_py_plugins.attrs import attrs_plugin
 from mdit_py_plugins.container import container_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
-from . import highlight, yamlread
+from . import yamlread
 from .location import Diagnostics, SourceLocation
 from .model import (Chapter, CheckBlock, Cloze, CodeBlock, Document, Formula, Fragment, Image, Link, Note,
                     PlotBlock, SourceFile, Table, Term, closer, marker)
@@ -217,11 +217,13 @@ def _fence(self, tokens, idx, options, env) -> str:
         return marker("P", len(c.plots) - 1)
     runnable = lang == "python" and "run" in info[1:]
     c.code.append(CodeBlock(lang, tok.content, runnable, c.loc(line)))
-    return highlight.block(tok.content, lang)
+    return marker("K", len(c.code) - 1)
 
 
 def _code_block(self, tokens, idx, options, env) -> str:
-    return highlight.block(tokens[idx].content, "")
+    c, tok = _env(env), tokens[idx]
+    c.code.append(CodeBlock("", tok.content, False, c.loc(tok.map[0] + 1 if tok.map else 1)))
+    return marker("K", len(c.code) - 1)
 
 
 def _image(self, tokens, idx, options, env) -> str:
@@ -290,8 +292,9 @@ def _cloze_open(self, tokens, idx, options, env) -> str:
     line, digits = tok.meta.get("line", 1), tok.meta["number"]
     loc = c.loc(line, c.col(line, "{{c" + digits + "::"))
     number = int(digits) if len(digits) <= 6 else MAX_CLOZE + 1
+    shown = digits if len(digits) <= 20 else digits[:20] + "…"
     problem = ("cloze numbers start at c1" if number == 0 else
-               f"cloze number c{digits if len(digits) <= 20 else digits[:20] + '…'} is too large (at most c{MAX_CLOZE})" if number > MAX_CLOZE else
+               f"cloze number c{shown} is too large (at most c{MAX_CLOZE})" if number > MAX_CLOZE else
                "cloze inside another cloze: write them one after the other" if tok.meta["nested"] else "")
     if problem:
         c.diags.error(loc, problem)

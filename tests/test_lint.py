@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import project, run, write  # noqa: F401  (project is a fixture)
-from generator.lint import clozes, lint_document
+from generator.lint import card_text, lint_document
 from generator.location import Diagnostics
 from generator.parse import parse_corpus
 
@@ -26,9 +26,12 @@ def lint(root: Path, body: str, images: tuple[str, ...] = ()) -> list[str]:
     return [str(d) for d in diags.sorted()]
 
 
-def test_cloze_spans_with_math_braces_and_hints():
-    text = r"a {{c1::$\frac{1}{\sqrt{2}}$}} b {{c2::x::hint}} c {{c1::y}}"
-    assert [(c.number, c.answer) for c in clozes(text)] == [(1, r"$\frac{1}{\sqrt{2}}$"), (2, "x"), (1, "y")]
+def test_card_text_with_math_braces_and_hints(tmp_path):
+    write(tmp_path, "a.md", "# C\n\n## q {#a.b}\n\n" + r"a {{c1::$\frac{1}{\sqrt{2}}$}} b {{c2::x::hint}} c {{c1::y}}")
+    note = next(parse_corpus(tmp_path, Diagnostics()).notes)
+    front, answers = card_text(note.answer, 1)
+    assert [(c.number, text) for c, text in answers] == [(1, r"$\frac{1}{\sqrt{2}}$"), (2, "x"), (1, "y")]
+    assert front.split() == ["a", "[...]", "b", "x", "c", "[...]"]
 
 
 @pytest.mark.parametrize("body", [

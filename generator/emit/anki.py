@@ -16,6 +16,7 @@ from pathlib import Path
 
 import genanki
 
+from .. import highlight
 from ..context import BuildContext, Emitted, display_path, write_atomic
 from ..model import (CheckBlock, Cloze, Document, Formula, Image, Link, Note, PlotBlock, cloze_html, fill,
                      split_math)
@@ -33,7 +34,7 @@ CLOZE_FIELDS = ["Text", "Title", "Extra", "Source", "Id"]
 
 
 def _model_css() -> str:
-    from ..highlight import css
+    css = highlight.css
     return (template("anki.css").read_text(encoding="utf-8") + "\n" + css(scope=".card .highlight") + "\n"
             + css(dark=True, scope=".nightMode .highlight") + "\n" + css(dark=True, scope=".night_mode .highlight"))
 
@@ -133,8 +134,8 @@ def _field(frag, ctx: BuildContext, media: _Media, cloze: bool, cloze_text: bool
     def anki_cloze(c: Cloze, inner: str) -> str:
         return f"{{{{c{c.number}::{inner}{'::' + html.escape(c.hint, quote=False) if c.hint else ''}}}}}"
 
-    out = fill(frag, formula=lambda f: _tex(f, cloze), plot=plot, check=check, image=image, link=link,
-               cloze=anki_cloze if cloze_text else cloze_html)
+    out = fill(frag, formula=lambda f: _tex(f, cloze), plot=plot, check=check, image=image, code=highlight.code,
+               link=link, cloze=anki_cloze if cloze_text else cloze_html)
     return out.strip()
 
 

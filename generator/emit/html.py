@@ -232,7 +232,7 @@ class _PageFiller:
         if frag is None or not frag:
             return markup("")
         out = fill(frag, formula=self.formula, plot=self.plot, check=self.check, image=self.image,
-                   cloze=self.cloze, table=self.table)
+                   code=highlight.code, cloze=self.cloze, table=self.table)
         return markup(out.strip())
 
 

@@ -135,8 +135,8 @@ class _GuideFiller:
         if fig is None or fig.svg is None:
             return ""
         caption = self.katex.label(fig.caption, mathml=False)
-        return (f'<div class="plot"><figure class="figure" id="fig-{fig.number}"><img src="{fig.svg.resolve().as_uri()}" '
-                f'alt="{html.escape(fig.alt)}"><figcaption><span class="fig-num">图 {fig.number}</span>'
+        return (f'<div class="plot"><figure class="figure" id="fig-{fig.number}">'
+                f'<img src="{fig.svg.resolve().as_uri()}" alt="{html.escape(fig.alt)}"><figcaption><span class="fig-num">图 {fig.number}</span>'
                 f'{caption}</figcaption></figure></div>\n')
 
     def check(self, c: CheckBlock) -> str:
@@ -163,7 +163,7 @@ class _GuideFiller:
             return f'<span class="term" id="{term_id}">{inner}</span>'
 
         return fill(frag, formula=self.formula, plot=self.plot, check=self.check, image=self.image,
-                    link=self.link, term=term)
+                    code=highlight.code, link=self.link, term=term)
 
     def link(self, target: Link, inner: str) -> str:
         num = self.numbers.get(target.target)

@@ -141,7 +141,7 @@ def make_parser() -> MarkdownIt:
 
 
 @dataclass
-class _Collect:
+class _Parts:
     """Per-fragment render environment: what the placeholders stand for."""
 
     path: Path
@@ -176,7 +176,7 @@ class _Collect:
         return f
 
 
-def _env(env) -> _Collect:
+def _env(env) -> _Parts:
     return env["collect"]
 
 
@@ -331,17 +331,17 @@ _RULES = {"math_inline": _inline_math, "math_inline_double": _inline_math, "math
           "table_open": _table_open, "table_close": _table_close}
 
 
-class _Renderer:
+class _FileRenderer:
     """Renders token ranges of one file into Fragments."""
 
     def __init__(self, md: MarkdownIt, path: Path, root: Path, lines: list[str], diags: Diagnostics):
         self.md, self.path, self.root, self.lines, self.diags = md, path, root, lines, diags
         self.file_dir = path.resolve().parent
 
-    def _collect(self) -> _Collect:
-        return _Collect(self.path, self.file_dir, self.root, self.diags, self.lines)
+    def _collect(self) -> _Parts:
+        return _Parts(self.path, self.file_dir, self.root, self.diags, self.lines)
 
-    def _finish(self, c: _Collect, html: str, text: str, raw_html: bool) -> Fragment:
+    def _finish(self, c: _Parts, html: str, text: str, raw_html: bool) -> Fragment:
         # our renderer escapes everything it writes; only raw HTML from the author needs cleaning
         return Fragment(sanitise(html) if raw_html else html, tuple(c.formulas), tuple(c.plots), tuple(c.checks),
                         tuple(c.images), tuple(c.code), tuple(c.links), text, tuple(c.clozes), tuple(c.terms),
@@ -441,7 +441,7 @@ def parse_file(md: MarkdownIt, path: Path, root: Path, diags: Diagnostics) -> So
     title = meta.get("title") if isinstance(meta.get("title"), str) else None
     order = meta.get("order") if isinstance(meta.get("order"), int) else None
     tokens = md.parse(body, {})
-    r = _Renderer(md, path, root, lines, diags)
+    r = _FileRenderer(md, path, root, lines, diags)
 
     # Split the level-0 token stream at '#' and '##' headings.
     sections: list[tuple[Token | None, Token | None, list[Token]]] = [(None, None, [])]
@@ -489,7 +489,7 @@ def _has_content(tokens: list[Token]) -> bool:
     return any(t.type not in ("paragraph_open", "paragraph_close") or t.content.strip() for t in tokens)
 
 
-def _note(r: _Renderer, head: Token, inline: Token, body: list[Token], loc: SourceLocation,
+def _note(r: _FileRenderer, head: Token, inline: Token, body: list[Token], loc: SourceLocation,
           deck: str, tags: tuple[str, ...], diags: Diagnostics) -> Note:
     heading = inline.content.strip()
     if not heading:

@@ -220,7 +220,8 @@ def fill(frag: Fragment, *, formula: Callable[[Formula], str], plot: Callable[[P
         items, fn = pairs[m.group(1)]
         return fn(items[int(m.group(2))], _PAIR_RE.sub(pair, m.group(3)))
 
-    return _PAIR_RE.sub(pair, _MARK_RE.sub(leaf, frag.html))
+    out = _MARK_RE.sub(leaf, frag.html)
+    return _PAIR_RE.sub(pair, out) if frag.links or frag.clozes or frag.terms or frag.tables else out
 
 
 _LABEL_MATH_RE = re.compile(r"\$([^$]+)\$")

@@ -78,6 +78,8 @@ def _cloze(state, silent: bool) -> bool:
     which the renderer reports. Math and code spans are skipped whole while looking for the
     end, so ``}}`` inside ``$…$`` does not close the cloze.
     """
+    if state.src[state.pos] != "{":
+        return False
     m = CLOZE_OPEN_RE.match(state.src, state.pos)
     if m is None:
         return False

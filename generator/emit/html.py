@@ -290,7 +290,7 @@ def render_page(doc: Document, ctx: BuildContext, all_fonts: bool = False) -> st
 
 def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
     page = render_page(doc, ctx)
-    target = out / f"{ctx.deck_name}.html"
+    target = out / f"{ctx.output_name}.html"
     write_atomic(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     ctx.report(html_bytes=len(page.encode("utf-8")))
     return [target]

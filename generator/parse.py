@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
@@ -250,12 +251,11 @@ class _Renderer:
                 self.diags.error(SourceLocation(self.path, line, max(col, 0)), "unbalanced '$$': display math is never closed")
 
 
-def _front_matter(text: str, path: Path, diags: Diagnostics) -> tuple[dict, str]:
-    """Split off YAML front matter; blank its lines so line numbers stay true."""
+def _front_matter(text: str, path: Path, diags: Diagnostics) -> tuple[dict | None, str]:
+    """Split off YAML front matter (None if there is none); blank its lines so line numbers stay true."""
     lines = text.split("\n")
     if not lines or lines[0].rstrip() != "---":
-        diags.error(SourceLocation(path, 1), "missing YAML front matter (a '---' block with at least 'deck:')")
-        return {}, text
+        return None, text  # a plain Markdown file: the caller chooses the deck and says so
     end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
     if end is None:
         diags.error(SourceLocation(path, 1), "front matter is not closed by '---'")
@@ -281,10 +281,22 @@ def _front_matter(text: str, path: Path, diags: Diagnostics) -> tuple[dict, str]
             diags.error(loc, f"front matter '{key}' must be a {FRONT_KEYS[key].__name__}")
     if "deck" not in data:
         diags.error(SourceLocation(path, 1), "front matter needs 'deck:' (the Anki deck, '::' for subdecks)")
+    elif isinstance(data["deck"], str) and (problem := _deck_problem(data["deck"])):
+        diags.error(SourceLocation(path, key_line.get("deck", 2)), problem)
     for tag in data.get("tags") or [] if isinstance(data.get("tags"), list) else []:
         if not isinstance(tag, str) or not tag or any(ch.isspace() for ch in tag):
             diags.error(SourceLocation(path, key_line.get("tags", 2)), f"tag {tag!r} must be a non-empty string without spaces")
     return data, body
+
+
+def _deck_problem(deck: str) -> str | None:
+    bad = next((ch for ch in deck if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn")
+                and ch not in " "), None)
+    if bad is not None:
+        return f"deck name contains the control character U+{ord(bad):04X}"
+    if any(not part.strip() for part in deck.split("::")):
+        return "deck name is empty or has an empty part between '::'"
+    return None
 
 
 def derive_id(path: Path, heading: str) -> str:
@@ -343,12 +355,15 @@ def parse_file(md: MarkdownIt, path: Path, root: Path, diags: Diagnostics) -> So
     if text is None:
         return None
     meta, body = _front_matter(text, path, diags)
+    tokens = md.parse(body, {})
+    if meta is None:
+        meta = {"deck": _default_deck(tokens, path, diags)}
     lines = text.split("\n")
     deck = meta.get("deck") if isinstance(meta.get("deck"), str) else "Default"
     tags = tuple(t for t in meta.get("tags") or [] if isinstance(t, str)) if isinstance(meta.get("tags"), list) else ()
     title = meta.get("title") if isinstance(meta.get("title"), str) else None
     order = meta.get("order") if isinstance(meta.get("order"), int) else None
-    tokens = md.parse(body, {})
+    check_structure(tokens, body.split("\n"), path, diags)
     r = _Renderer(md, path, root, lines, diags)
 
     # Split the level-0 token stream at '#' and '##' headings.
@@ -387,6 +402,82 @@ def parse_file(md: MarkdownIt, path: Path, root: Path, diags: Diagnostics) -> So
         chap_notes.append(_note(r, head, inline, body_tokens, loc, deck, tags + (chapter_tag,), diags))
     close_chapter()
     return SourceFile(path, deck, tags, title, order, tuple(chapters))
+
+
+def _default_deck(tokens: list[Token], path: Path, diags: Diagnostics) -> str:
+    """The deck of a file without front matter: its first '#' title, else its file name."""
+    first = next((tokens[i + 1] for i, t in enumerate(tokens[:-1])
+                  if t.type == "heading_open" and t.tag == "h1" and t.level == 0), None)
+    title = " ".join(HEADING_ID_RE.sub("", first.content).split()) if first is not None else ""
+    deck, source = (title, "its '#' title") if title and not _deck_problem(title) else (path.stem, "the file name")
+    if _deck_problem(deck):
+        deck, source = "Default", "the default"
+    diags.note(SourceLocation(path, 1), f"no front matter: deck '{deck}' (from {source}); "
+                                        "a front matter 'deck:' line chooses another")
+    return deck
+
+
+_HEADING_LINE_RE = re.compile(r" {0,3}(#{1,2})(?:[ \t]+(.*?))?[ \t]*$")
+_FENCE_CLOSE_RE = r" {{0,3}}{ch}{{{n},}}[ \t]*"
+
+
+def _heading_lines(lines: list[str], start: int, end: int) -> list[tuple[int, str]]:
+    """(0-based line, text) of every line in [start, end) that reads as a '#'/'##' heading."""
+    found = []
+    for i in range(start, min(end, len(lines))):
+        m = _HEADING_LINE_RE.fullmatch(lines[i])
+        if m:
+            found.append((i, HEADING_ID_RE.sub("", m.group(2) or "").strip()))
+    return found
+
+
+def _swallowed(headings: list[tuple[int, str]]) -> str:
+    shown = ", ".join(f"'{text[:40]}' (line {i + 1})" for i, text in headings[:5])
+    return shown + (f" and {len(headings) - 5} more" if len(headings) > 5 else "")
+
+
+def check_structure(tokens: list[Token], lines: list[str], path: Path, diags: Diagnostics) -> None:
+    """Every '#'/'##' line outside code becomes a chapter or a note, or gets a diagnostic.
+
+    A code fence or '::: details' that is never closed runs to the end of the file and takes
+    every following question with it: that is an error at the opening line naming them.
+    """
+    used, code, reported = set(), set(), set()
+    stack: list[Token] = []
+    for tok in tokens:
+        if tok.type == "heading_open" and tok.level == 0 and tok.tag in ("h1", "h2") and tok.map:
+            used.add(tok.map[0])
+        elif tok.type in ("fence", "code_block", "math_block") and tok.map:
+            start, end = tok.map
+            closed = tok.type != "fence" or (end - 1 > start and end - 1 < len(lines) and re.fullmatch(
+                _FENCE_CLOSE_RE.format(ch=re.escape(tok.markup[0]), n=len(tok.markup)), lines[end - 1]))
+            if closed:
+                code.update(range(start, end))
+            else:
+                _unclosed(path, start, "code fence", _heading_lines(lines, start + 1, end), diags, reported)
+        elif tok.type == "container_details_open" and tok.map:
+            stack.append(tok)
+        elif tok.type == "container_details_close" and stack:
+            opened = stack.pop()
+            start, end = opened.map  # a closed container's map ends at its closing ':::' line
+            if not (end < len(lines) and re.fullmatch(r" {0,3}:{3,}[ \t]*", lines[end])):
+                _unclosed(path, start, "'::: details'", _heading_lines(lines, start + 1, end), diags, reported)
+    for i, text in _heading_lines(lines, 0, len(lines)):
+        if i not in used and i not in code and i not in reported:
+            diags.warning(SourceLocation(path, i + 1), f"'{lines[i].strip()[:40]}' is not a question or chapter: "
+                          "it is inside the block above it (a details box, list, quote or HTML block); "
+                          "end that block with a blank line or ':::' first")
+
+
+def _unclosed(path: Path, start: int, what: str, headings: list[tuple[int, str]], diags: Diagnostics,
+              reported: set[int]) -> None:
+    loc = SourceLocation(path, start + 1)
+    if headings:
+        diags.error(loc, f"{what} is never closed: it swallows the rest of the file, including "
+                         f"{_swallowed(headings)}")
+        reported.update(i for i, _ in headings)
+    else:
+        diags.warning(loc, f"{what} is never closed: it runs to the end of the file")
 
 
 def _has_content(tokens: list[Token]) -> bool:
@@ -449,10 +540,19 @@ def parse_corpus(root: Path, diags: Diagnostics) -> Document:
     return doc
 
 
+# Ids the pages use for themselves: the cheat sheet's controls, chapter, figure and index anchors.
+PAGE_IDS = frozenset({"toolbar", "q", "count", "hide-all", "reveal-all", "theme", "main"})
+PAGE_ID_RE = re.compile(r"(fig|chapter|term)-\d+|f\d+-.*|g[0-9a-f]{10}")
+
+
 def _check_ids_and_links(doc: Document, diags: Diagnostics) -> None:
     seen: dict[str, Note] = {}
+    chapter_ids = {f"ch-{c.slug}" for c in doc.chapters}
     for note in doc.notes:
         first = seen.get(note.id)
+        if note.id in PAGE_IDS or note.id in chapter_ids or PAGE_ID_RE.fullmatch(note.id):
+            diags.warning(note.loc, f"id '{note.id}' is also one of the pages' own anchors (controls, chapters, "
+                                    "figures): links to it may land there; choose another")
         if first is not None:
             diags.error(note.loc, f"duplicate id '{note.id}' (first used at {first.loc})")
         else:

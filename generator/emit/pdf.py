@@ -197,7 +197,7 @@ class _Renderer:
         return f'<span class="term" id="{term_id}">{inner}</span>'
 
     def _link(self, m: re.Match[str]) -> str:
-        target = m.group(1)
+        target = unquote(m.group(1))  # markdown-it percent-encodes '#基础'; the anchors are as written
         num = self.numbers.get(target)
         data = f' data-num="{num}"' if num else ""
         return f'<a class="xref" href="#{html.escape(target)}"{data}>'

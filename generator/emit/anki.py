@@ -229,13 +229,13 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
         # The deck is complete before the lock changes and replaces the old one only after:
         # a lock that cannot be written (read-only notes) leaves both files as they were.
         package.write_to_file(str(tmp), timestamp=max(mods, default=now))
-        if not lock_path.exists() or lock_path.read_text(encoding="utf-8") != new_lock:
-            try:
+        try:
+            if not lock_path.is_file() or lock_path.read_text(encoding="utf-8") != new_lock:
                 write_atomic(lock_path, lambda t: t.write_text(new_lock, encoding="utf-8"))
-            except OSError as e:
-                raise GeneratorError(f"cannot write {display_path(lock_path)} ({e.strerror}): the lock file "
-                                     "records note versions and must be saved with the notes; "
-                                     f"nothing was changed") from None
+        except OSError as e:
+            raise GeneratorError(f"cannot write {display_path(lock_path)} ({e.strerror}): the lock file "
+                                 "records note versions and must be saved with the notes; "
+                                 "nothing was changed") from None
 
     write_atomic(target, write)
     ctx.report(notes=sum(1 for _ in doc.notes), media=len(media.files), removed=removed)

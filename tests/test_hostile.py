@@ -334,3 +334,33 @@ def test_ids_counts_lines_like_the_parser(project, capsys):
     assert run("ids", "--content", "content") == 0
     after = path.read_bytes().decode("utf-8")
     assert after == text.replace("## Second\n", "## Second {#a.second}\n")
+
+
+def test_tied_decks_name_the_outputs_the_same_way_under_any_hash_seed(project):
+    import os
+    import subprocess
+    import sys
+    shutil.rmtree(project / "content")
+    shutil.copytree(HOSTILE / "deck-tie" / "content", project / "content")
+    names = set()
+    for seed in ("1", "2", "3"):
+        out = project / f"out{seed}"
+        subprocess.run([sys.executable, "-m", "generator", "build", "--only", "deck", "-q", "--out", str(out)],
+                       check=True, env={**os.environ, "PYTHONHASHSEED": seed}, timeout=120)
+        names.add(tuple(sorted(p.name for p in out.glob("*.apkg"))))
+    assert names == {("Deck 08.apkg",)}  # the first file read (a.md) wins the tie
+
+
+def test_fingerprint_reads_only_markdown(project, monkeypatch):
+    from generator import pipeline
+    write(project / "content", "a.md", "# C\n\n## Q {#f.q}\n\nA\n", deck="Hostile")
+    big = project / "content" / "big.bin"
+    big.write_bytes(b"\0" * 1024)
+    read = []
+    original = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self.name) or original(self))
+    cfg = pipeline.BuildConfig(content=Path("content"), out=Path("build"))
+    first = pipeline.input_fingerprint(cfg)
+    assert "a.md" in read and "big.bin" not in read
+    big.write_bytes(b"\1" * 2048)
+    assert pipeline.input_fingerprint(cfg) != first  # a changed file still counts, by size and date

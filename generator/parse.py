@@ -224,20 +224,24 @@ class _Renderer:
         html = self.md.renderer.renderInline(tok.children or [], self.md.options, {"collect": c})
         return self._finish(c, html, tok.content)
 
-    def _dropped(self, tok: Token, line: int = 0) -> None:
+    def _dropped(self, tok: Token) -> None:
         """Warn about what the sanitiser will remove, where the author wrote it."""
-        line = tok.map[0] + 1 if tok.map else tok.meta.get("line", line)
+        line = tok.map[0] + 1 if tok.map else 1
+        self._dropped_one(tok, line)
+        for child in tok.children or ():  # inline children: one level (an image's alt is text only)
+            if child.type in ("html_inline", "html_block") or child.attrs:
+                self._dropped_one(child, child.meta.get("line", line))
+
+    def _dropped_one(self, tok: Token, line: int) -> None:
         if tok.type in ("html_block", "html_inline"):
             problems = sanitise.html_problems(tok.content)
         elif tok.attrs and tok.type != "image":
             own = _OWN_ATTRS.get(tok.type, set())
             problems = sanitise.attr_problems(tok.tag, {k: str(v) for k, v in tok.attrs.items() if k not in own})
         else:
-            problems = []
+            return
         for problem in dict.fromkeys(problems):
             self.diags.warning(SourceLocation(self.path, line), problem)
-        for child in tok.children or ():
-            self._dropped(child, line)
 
     def _unclosed_math(self, tok: Token) -> None:
         for child in tok.children or []:

@@ -26,11 +26,14 @@ URL_SCHEMES = frozenset({"http", "https", "mailto"})
 DROPPED_WITH_CONTENT = frozenset({"script", "style"})
 
 
+_CLEANER = nh3.Cleaner(tags=set(TAGS), attributes={k: set(v) for k, v in ATTRIBUTES.items()}, link_rel=None,
+                       url_schemes=set(URL_SCHEMES), filter_style_properties=set(STYLE_PROPERTIES),
+                       strip_comments=True)  # built once: building the allow-list costs more than cleaning
+
+
 def clean(html: str) -> str:
     """Keep ordinary formatting; drop everything else (scripts, handlers, ids, styles, foreign URLs)."""
-    return nh3.clean(html, tags=set(TAGS), attributes={k: set(v) for k, v in ATTRIBUTES.items()},
-                     link_rel=None, url_schemes=set(URL_SCHEMES), filter_style_properties=set(STYLE_PROPERTIES),
-                     strip_comments=True)
+    return _CLEANER.clean(html)
 
 
 def _url_allowed(url: str) -> bool:
@@ -94,6 +97,7 @@ _NEVER_COMMANDS = ("includegraphics", "style", "class", "cssId", "data", "htmlSt
 _MACRO_COMMANDS = ("def", "gdef", "edef", "xdef", "let", "futurelet", "newcommand", "renewcommand",
                    "providecommand", "DeclareMathOperator", "csname")
 _CONTROL_WORD_RE = re.compile(r"\\([A-Za-z]+)")
+_QUICK_RE = re.compile(r"\\(?:" + "|".join(_URL_COMMANDS + _NEVER_COMMANDS) + r")(?![A-Za-z])")
 
 
 def _group(tex: str, pos: int) -> str | None:
@@ -121,6 +125,8 @@ def tex_problem(tex: str) -> tuple[str, int] | None:
     literal http(s) URL; the HTML commands and ``\\includegraphics`` are never allowed; none of
     them may be combined with a macro definition, which could hide the argument.
     """
+    if not _QUICK_RE.search(tex):
+        return None
     words = [(m.group(1), m.start(), m.end()) for m in _CONTROL_WORD_RE.finditer(tex)]
     names = {w for w, _, _ in words}
     macro = next((w for w in _MACRO_COMMANDS if w in names), None)

@@ -134,13 +134,16 @@ def browser():
 
 
 PAGE_AUDIT = """() => {
-  const out = {handlers: [], js: [], ids: [], styles: []};
+  const out = {handlers: [], js: [], ids: [], styles: [], dead: []};
   for (const el of document.querySelectorAll('*')) {
     for (const a of el.attributes) {
       if (a.name.startsWith('on')) out.handlers.push(el.tagName + ' ' + a.name);
       if (/^\\s*javascript:/i.test(a.value)) out.js.push(el.tagName + ' ' + a.name);
     }
     if (el.id) out.ids.push(el.id);
+    if (el.tagName === 'A' && /^#./.test(el.getAttribute('href') || '')
+        && !document.getElementById(decodeURIComponent(el.getAttribute('href').slice(1))))
+      out.dead.push(el.getAttribute('href'));
     const cs = getComputedStyle(el);
     if (el.closest('main') && (cs.position === 'fixed' || cs.backgroundImage.includes('url(')))
       out.styles.push(el.tagName + ' ' + cs.position + ' ' + cs.backgroundImage);
@@ -156,7 +159,7 @@ def audit_page(browser, page_path: Path, note_ids: set[str]) -> None:
     try:
         w.page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
         got = w.page.evaluate(PAGE_AUDIT)
-        assert got["handlers"] == [] and got["js"] == [] and got["styles"] == [], got
+        assert got["handlers"] == [] and got["js"] == [] and got["styles"] == [] and got["dead"] == [], got
         unexpected = [i for i in got["ids"] if i not in TEMPLATE_IDS | note_ids
                       and not re.fullmatch(r"ch-.*|fig-\d+|f\d+-.*|g[0-9a-f]{10}", i)]
         assert unexpected == [] and len(got["ids"]) == len(set(got["ids"])), got["ids"]
@@ -364,3 +367,27 @@ def test_fingerprint_reads_only_markdown(project, monkeypatch):
     assert "a.md" in read and "big.bin" not in read
     big.write_bytes(b"\1" * 2048)
     assert pipeline.input_fingerprint(cfg) != first  # a changed file still counts, by size and date
+
+
+def test_chapter_links_resolve_in_the_guide(project):
+    from generator.emit import pdf
+    from generator.location import Diagnostics
+    from generator.parse import parse_corpus
+    from generator.context import BuildContext
+    shutil.rmtree(project / "content")
+    shutil.copytree(HOSTILE / "chapter-link" / "content", project / "content")
+    diags = Diagnostics()
+    doc = parse_corpus(project / "content", diags)
+    assert not diags.errors
+    page = pdf.render_html(doc, BuildContext(deck_name="Hostile"))[0]
+    targets = re.findall(r'<a class="xref" href="#([^"]+)"', page)
+    assert sorted(targets) == ["Basics", "基础"]
+    assert all(f'id="{t}"' in page for t in targets)
+
+
+def test_chapter_link_in_the_cheat_sheet_goes_to_the_chapter(project, capsys):
+    shutil.rmtree(project / "content")
+    shutil.copytree(HOSTILE / "chapter-link" / "content", project / "content")
+    assert build(project, capsys)[0] == 0
+    page = (project / "build" / "Hostile.html").read_text(encoding="utf-8")
+    assert '<a href="#ch-基础">本章</a>' in page and '<a href="#ch-Basics">另一章</a>' in page

@@ -15,18 +15,24 @@ from xml.parsers import expat
 
 import nh3
 
+from . import highlight
 TAGS = frozenset(nh3.ALLOWED_TAGS) - {"img", "area", "map"} | {"details", "summary", "mark", "kbd", "figure",
                                                                  "figcaption"}
 """Raw ``<img>`` is not allowed: images go through ``![alt](path)``, which checks the file."""
 # No "id": the pages own their ids (card anchors, toolbar); content cannot add or clash with them.
-ATTRIBUTES = {"*": {"class", "title", "lang"}, "a": {"href"}, "td": {"align", "style"},
+ATTRIBUTES = {"*": {"title", "lang"}, "a": {"href"}, "td": {"align", "style"},
               "th": {"align", "style"}, "ol": {"start"}}
+# Classes: '.term' for authors, the rest are what the parser itself writes. Others could borrow
+# the pages' own styles (a sticky toolbar, visually hidden text, a fake cloze).
+AUTHOR_CLASSES = frozenset({"term"})
+CLASSES = AUTHOR_CLASSES | {"math-display", "check", "plot", "details"} | highlight.token_classes()
 STYLE_PROPERTIES = frozenset({"text-align"})
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
 DROPPED_WITH_CONTENT = frozenset({"script", "style"})
 
 
 _CLEANER = nh3.Cleaner(tags=set(TAGS), attributes={k: set(v) for k, v in ATTRIBUTES.items()}, link_rel=None,
+                       allowed_classes={tag: set(CLASSES) for tag in TAGS},
                        url_schemes=set(URL_SCHEMES), filter_style_properties=set(STYLE_PROPERTIES),
                        strip_comments=True)  # built once: building the allow-list costs more than cleaning
 
@@ -39,6 +45,8 @@ def clean(html: str) -> str:
     so their versions in Anki, do not move).
     """
     out = _CLEANER.clean(html)
+    if ' class=""' in out:  # every class was foreign
+        out = out.replace(' class=""', "")
     return html if out != html and html.replace("&quot;", '"') == out else out
 
 
@@ -53,7 +61,12 @@ def attr_problems(tag: str, attrs: dict[str, str | None]) -> list[str]:
     problems = []
     for name, value in attrs.items():
         name = name.lower()
-        if name not in allowed:
+        if name == "class":
+            foreign = [c for c in (value or "").split() if c not in CLASSES]
+            if foreign:
+                problems.append(f"class {', '.join(foreign)} on <{tag}> removed (only "
+                                f"{', '.join('.' + c for c in sorted(AUTHOR_CLASSES))} is for notes)")
+        elif name not in allowed:
             why = ("ids are reserved for the page's own anchors" if name == "id"
                    else "event handlers never run" if name.startswith("on")
                    else "only text-align is kept" if name == "style" else "not allowed")

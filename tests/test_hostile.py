@@ -21,6 +21,8 @@ HOSTILE = Path(__file__).parent / "hostile"
 CASES = sorted(p.name for p in HOSTILE.iterdir() if (p / "expected.txt").is_file())
 DIAG_RE = re.compile(r"^(?P<path>.*?):(?P<line>\d+)(?::(?P<col>\d+))?: (?P<sev>error|warning|note): (?P<msg>.*)$")
 LOCK = "deck.lock.json"
+# classes with a meaning on the pages or in Anki that notes must not borrow
+PAGE_CLASSES = {"vh", "toolbar", "skip", "card", "chapter", "cloze", "katex", "self", "shared-defs", "nightMode"}
 PNG = (HOSTILE / "media" / "content" / "img" / "dot.png").read_bytes()
 
 
@@ -95,6 +97,7 @@ def inert_html_problems(html: str, ids: tuple[str, ...] = ()) -> list[str]:
                 or (k == "id" and v not in ids)
                 or (k == "style" and not re.fullmatch(r"text-align:\s*\w+;?", v))
                 or (k in ("href", "src") and re.match(r"\s*(javascript|data|vbscript|file):", v, re.I))]
+    problems += [f"{t} class={v!r}" for t, k, v in p.seen if k == "class" and set(v.split()) & PAGE_CLASSES]
     if re.search(r"<(script|iframe|object|embed|style|form)\b", html, re.I):
         problems.append("active element")
     if "\ue000" in html or "\ue001" in html:

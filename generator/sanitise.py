@@ -183,7 +183,9 @@ _SVG_ELEMENTS = frozenset("""svg g defs symbol use path rect circle ellipse line
     filter feBlend feColorMatrix feComponentTransfer feComposite feFlood feGaussianBlur feMerge feMergeNode
     feMorphology feOffset feFuncR feFuncG feFuncB feFuncA switch""".split())
 # metadata blocks (matplotlib writes RDF) are inert: anything in these namespaces is allowed
-_INERT_NS = ("http://www.w3.org/1999/02/22-rdf-syntax-ns#", "http://purl.org/dc/", "http://creativecommons.org/ns#")
+# and so are an editor's own elements (Inkscape's guides and layers)
+_INERT_NS = ("http://www.w3.org/1999/02/22-rdf-syntax-ns#", "http://purl.org/dc/", "http://creativecommons.org/ns#",
+             "http://www.inkscape.org/namespaces/inkscape", "http://sodipodi.sourceforge.net/DTD/sodipodi-0.dtd")
 _DATA_IMAGE_RE = re.compile(r"data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*")
 
 
@@ -235,14 +237,18 @@ def _svg_problem(data: bytes) -> tuple[str, int] | None:
         if in_style[0] and _bad_css(data):
             fail("<style> loads a URL or imports a style sheet")
 
-    def doctype(*_args) -> None:
-        fail("a DOCTYPE (entities) is not allowed")
+    def doctype(name, system_id, public_id, has_internal_subset) -> None:
+        if has_internal_subset:  # matplotlib's plain <!DOCTYPE svg PUBLIC …> is fine; entities are not
+            fail("a DOCTYPE with its own declarations (entities) is not allowed")
+
+    def entity(*_args) -> None:
+        fail("entity declarations are not allowed")
 
     parser.StartElementHandler = start
     parser.EndElementHandler = lambda name: in_style.__setitem__(0, False)
     parser.CharacterDataHandler = text
     parser.StartDoctypeDeclHandler = doctype
-    parser.EntityDeclHandler = doctype
+    parser.EntityDeclHandler = entity
     parser.ProcessingInstructionHandler = lambda target, data: fail(f"processing instruction <?{target}?>")
     try:
         parser.Parse(data, True)

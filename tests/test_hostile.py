@@ -279,15 +279,17 @@ def test_symlinked_note_outside_the_content_is_refused(project, capsys):
 
 def test_plain_images_ship_and_oversized_ones_are_refused(project, capsys, col):
     shutil.copytree(HOSTILE / "media" / "content" / "img", project / "content" / "img")
-    write(project / "content", "a.md", "# C\n\n## Q {#m.ok}\n\n![ok](img/ok.svg) ![dot](img/dot.png)\n",
-          deck="Hostile")
+    # a matplotlib export (DOCTYPE, metadata, styles, clip paths) is a plain drawing too
+    shutil.copy(Path(__file__).parent / "golden" / "html" / "figure.svg", project / "content" / "img" / "plot.svg")
+    write(project / "content", "a.md", "# C\n\n## Q {#m.ok}\n\n![ok](img/ok.svg) ![dot](img/dot.png) "
+          "![plot](img/plot.svg)\n", deck="Hostile")
     code, err = build(project, capsys)
     assert code == 0, err
     import_deck(col, next((project / "build").glob("*.apkg")))
     media = sorted(p.suffix for p in Path(col.media.dir()).iterdir())
-    assert media == [".png", ".svg"]
+    assert media == [".png", ".svg", ".svg"]
     page = (project / "build" / "Hostile.html").read_text(encoding="utf-8")
-    assert page.count("data:image/svg+xml;base64,") == 1 and page.count("data:image/png;base64,") == 1
+    assert page.count("data:image/svg+xml;base64,") == 2 and page.count("data:image/png;base64,") == 1
     (project / "content" / "img" / "big.png").write_bytes(PNG + b"\0" * (6 * 1024 * 1024))
     write(project / "content", "b.md", "# D\n\n## Big {#m.big}\n\n![big](img/big.png)\n", deck="Hostile")
     code, err = build(project, capsys)

@@ -16,6 +16,7 @@ from xml.parsers import expat
 import nh3
 
 from . import highlight
+
 TAGS = frozenset(nh3.ALLOWED_TAGS) - {"img", "area", "map"} | {"details", "summary", "mark", "kbd", "figure",
                                                                  "figcaption"}
 """Raw ``<img>`` is not allowed: images go through ``![alt](path)``, which checks the file."""
@@ -112,7 +113,7 @@ def html_problems(raw: str) -> list[str]:
 
 _URL_COMMANDS = ("href", "url")
 _NEVER_COMMANDS = ("includegraphics", "style", "class", "cssId", "data", "htmlStyle", "htmlClass", "htmlId",
-                   "htmlData", "require")
+                   "htmlData", "require", "bbox", "mmlToken")
 _MACRO_COMMANDS = ("def", "gdef", "edef", "xdef", "let", "futurelet", "newcommand", "renewcommand",
                    "providecommand", "DeclareMathOperator", "csname")
 _CONTROL_WORD_RE = re.compile(r"\\([A-Za-z]+)")

@@ -30,7 +30,8 @@ def _heading_lines(lines: list[str], start: int, end: int) -> list[tuple[int, st
 
 def _swallowed(headings: list[tuple[int, str]]) -> str:
     shown = ", ".join(f"'{text[:40]}' (line {i + 1})" for i, text in headings[:5])
-    return shown + (f" and {len(headings) - 5} more" if len(headings) > 5 else "")
+    rest = [str(i + 1) for i, _ in headings[5:]]
+    return shown + (f" and {len(rest)} more (lines {', '.join(rest)})" if rest else "")
 
 
 def check_structure(tokens: list[Token], lines: list[str], path: Path, diags: Diagnostics) -> None:

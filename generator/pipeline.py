@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import stat
 import sys
 import tempfile
 import time
@@ -80,12 +81,15 @@ def input_fingerprint(cfg: BuildConfig) -> str:
         if not base.exists():
             continue
         for p in sorted(base.rglob("*")):
-            if not p.is_file() or "__pycache__" in p.parts:
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode) or "__pycache__" in p.parts:
                 continue
             h.update(str(p.relative_to(base)).encode() + b"\0")
-            st = p.stat()
-            if base is cfg.content and (p.suffix != ".md" or st.st_size > MAX_READ_BYTES
-                                        or not p.resolve().is_relative_to(content)):
+            if base is cfg.content and (p.suffix != ".md" or st.st_size > MAX_READ_BYTES or (
+                    p.is_symlink() and not p.resolve().is_relative_to(content))):
                 h.update(f"{st.st_size} {st.st_mtime_ns}".encode())
             else:
                 h.update(p.read_bytes())

@@ -48,7 +48,13 @@ def clean(html: str) -> str:
     out = _CLEANER.clean(html)
     if ' class=""' in out:  # every class was foreign
         out = out.replace(' class=""', "")
+    if "{{" in out:  # a cloze inside an attribute would be expanded into markup there (Anki, the pages)
+        out = _TAG_RE.sub(lambda m: m.group(0).replace("{{", "{&#123;"), out)
     return html if out != html and html.replace("&quot;", '"') == out else out
+
+
+# A start tag as the cleaner writes it: attribute values double-quoted, '"' and '>' inside escaped.
+_TAG_RE = re.compile(r'<[a-z][^>"]*(?:"[^"]*"[^>"]*)*>')
 
 
 def _url_allowed(url: str) -> bool:

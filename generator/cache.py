@@ -16,7 +16,7 @@ from .context import write_atomic
 _CHUNK = 1 << 20
 
 
-def fingerprint(*parts: str | bytes | Path | Iterable[Path]) -> str:
+def fingerprint(*parts: str | bytes | Path | Iterable[str | Path]) -> str:
     """SHA-256 over strings, bytes and files (by name and content), each part delimited.
 
     A folder is every file under it (``__pycache__`` excluded), in sorted order, with
@@ -30,9 +30,12 @@ def fingerprint(*parts: str | bytes | Path | Iterable[Path]) -> str:
             h.update(part)
         elif isinstance(part, Path):
             _hash_path(h, part)
-        else:
+        else:  # files, with names or stamps (str) in between
             for p in part:
-                _hash_path(h, p)
+                if isinstance(p, Path):
+                    _hash_file(h, p) if p.is_file() else _hash_path(h, p)
+                else:
+                    h.update(str(p).encode() + b"\0")
         h.update(b"\0\1")
     return h.hexdigest()
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .location import Diagnostic
 from .model import Formula, PlotBlock
+from .sanitise import file_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +36,16 @@ class BuildContext:
     """Read-only results of the verify and draw stages, and the options the emitters read."""
 
     deck_name: str = "deck"
+    """The main top-level deck: the title of the PDF and the cheat sheet."""
+    output_name: str = ""
+    """Stem of every output file, safe on every OS; default ``sanitise.file_name(deck_name)``."""
     paper: str = "A4"
     figures: Mapping[PlotBlock, Figure] = field(default_factory=dict)
     formulas: Mapping[Formula, FormulaStatus] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.output_name:
+            object.__setattr__(self, "output_name", file_name(self.deck_name))  # frozen: set once, here
 
     def figure(self, plot: PlotBlock) -> Figure | None:
         return self.figures.get(plot)

@@ -27,7 +27,7 @@ class SourceLocation:
 class Diagnostic:
     loc: SourceLocation
     severity: str
-    """"error" or "warning"."""
+    """"error", "warning" or "note" (information only, never fails a build)."""
     message: str
     code: str = ""
     """A stable name for the kind of problem (``missing-id``), for tools that act on some of them."""
@@ -47,6 +47,9 @@ class Diagnostics:
 
     def warning(self, loc: SourceLocation, message: str, code: str = "") -> None:
         self.items.append(Diagnostic(loc, "warning", message, code))
+
+    def note(self, loc: SourceLocation, message: str) -> None:
+        self.items.append(Diagnostic(loc, "note", message))
 
     def extend(self, other: Diagnostics) -> None:
         self.items.extend(other.items)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import stat
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 from .cache import JsonCache, fingerprint
@@ -25,6 +28,7 @@ TARGETS = ("deck", "pdf", "html")
 # target → the module whose emit(doc, out, ctx) -> Emitted writes it
 EMITTERS = {"deck": "generator.emit.anki", "pdf": "generator.emit.pdf", "html": "generator.emit.html"}
 MANIFEST = ".manifest.json"
+MAX_READ_BYTES = 32 * 1024 * 1024  # larger Markdown files are refused by the parser
 
 
 @dataclass
@@ -36,6 +40,8 @@ class BuildConfig:
     strict: bool = False
     paper: str = "A4"
     force: bool = False
+    name: str | None = None
+    """Output file name (without extension); default: the main top-level deck's name."""
 
 
 @dataclass(frozen=True)
@@ -90,9 +96,30 @@ class Progress:
 
 
 def input_fingerprint(cfg: BuildConfig) -> str:
-    """Hash of everything a build reads: content files, generator code, templates, options."""
-    options = json.dumps([cfg.targets, cfg.paper, sys.version_info[:2]])
-    return fingerprint(options, cfg.content, PACKAGE_DIR, TEMPLATES_DIR)
+    """Hash of everything a build reads: content files, generator code, templates, options.
+
+    Markdown files are hashed by content; any other file in the content folder only by size
+    and modification time, so a large unreferenced file is never read (issue 16).
+    """
+    options = json.dumps([cfg.targets, cfg.paper, cfg.name, sys.version_info[:2]])
+    return fingerprint(options, _content_parts(cfg), PACKAGE_DIR, TEMPLATES_DIR)
+
+
+def _content_parts(cfg: BuildConfig) -> Iterator[str | Path]:
+    content = cfg.content.resolve()
+    for p in sorted(cfg.content.rglob("*")):
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode) or "__pycache__" in p.parts:
+            continue
+        yield str(p.relative_to(cfg.content))
+        if p.suffix != ".md" or st.st_size > MAX_READ_BYTES or (
+                p.is_symlink() and not p.resolve().is_relative_to(content)):
+            yield f"{st.st_size} {st.st_mtime_ns}"
+        else:
+            yield p
 
 
 def _manifest(cfg: BuildConfig) -> JsonCache:
@@ -154,17 +181,47 @@ def analyse(cfg: BuildConfig, progress: Progress, draw: bool) -> Analysis:
             progress.stage("draw", f"{len(figures)} figures")
         else:
             diagrams.validate_document(doc, diags)
-    ctx = BuildContext(deck_name=_deck_name(doc), paper=cfg.paper, figures=figures, formulas=formulas)
+    ctx = BuildContext(deck_name=_deck_name(doc), output_name=cfg.name or "", paper=cfg.paper, figures=figures,
+                       formulas=formulas)
     return Analysis(doc, ctx, tuple(diags.sorted()))
 
 
 def _deck_name(doc) -> str:
-    names = [f.deck.split("::")[0] for f in doc.files]
-    return max(set(names), key=names.count) if names else "deck"
+    """The top-level deck most files belong to; a tie goes to the one read first."""
+    counts: dict[str, int] = {}
+    for f in doc.files:
+        top = f.deck.split("::")[0]
+        counts[top] = counts.get(top, 0) + 1
+    return max(counts, key=counts.__getitem__) if counts else "deck"  # max keeps the first of equals
+
+
+def check_folders(cfg: BuildConfig) -> None:
+    """Refuse an OUT that would write into the notes (or hold them), or cannot be written."""
+    content, out = cfg.content.resolve(), cfg.out.resolve()
+    if not content.is_dir():
+        raise GeneratorError(f"content folder '{cfg.content}' does not exist")
+    if out == content or out.is_relative_to(content):
+        raise GeneratorError(f"output folder '{cfg.out}' is inside the content folder '{cfg.content}'; "
+                             "outputs and caches would land among the notes: choose another --out")
+    if content.is_relative_to(out):
+        raise GeneratorError(f"content folder '{cfg.content}' is inside the output folder '{cfg.out}'; "
+                             "choose an --out of its own (`make clean` deletes it)")
+    if cfg.out.exists() and not cfg.out.is_dir():
+        raise GeneratorError(f"output folder '{cfg.out}' exists and is not a folder")
+    from .sanitise import file_name
+    if cfg.name is not None and file_name(cfg.name) != cfg.name:
+        raise GeneratorError(f"output name '{cfg.name}' is not a safe file name; try '{file_name(cfg.name)}'")
+    try:
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=cfg.out):
+            pass
+    except OSError as e:
+        raise GeneratorError(f"cannot write to the output folder '{cfg.out}': {e.strerror}") from None
 
 
 def build(cfg: BuildConfig) -> BuildResult:
     """Build ``cfg.targets`` into ``cfg.out``; print progress and problems unless quiet."""
+    check_folders(cfg)
     progress = Progress(cfg.quiet)
     inputs = input_fingerprint(cfg)
     if not cfg.force and _up_to_date(cfg, inputs):
@@ -209,6 +266,7 @@ def build(cfg: BuildConfig) -> BuildResult:
 
 
 def check(cfg: BuildConfig) -> int:
+    check_folders(cfg)
     progress = Progress(cfg.quiet)
     analysis = analyse(cfg, progress, draw=False)
     from . import verify

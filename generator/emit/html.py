@@ -21,7 +21,8 @@ from urllib.parse import unquote, urlparse
 from .. import highlight, mathrender
 from ..mathrender import Katex
 from ..context import BuildContext, Emitted, Figure, write_atomic
-from ..model import Chapter, CheckBlock, Cloze, Document, Formula, Fragment, Image, Note, PlotBlock, Table, fill
+from ..model import (Chapter, CheckBlock, Cloze, Document, Formula, Fragment, Image, Link, Note, PlotBlock,
+                     Table, fill)
 from ..resources import template
 from ..templating import markup, render
 
@@ -160,6 +161,8 @@ class _PageFiller:
 
     ctx: BuildContext
     katex: Katex
+    chapter_anchors: dict[str, str] = field(default_factory=dict)
+    """``[text](#slug)`` links to a chapter → the chapter's anchor on this page."""
     classes: set[str] = field(default_factory=set)
     formulas: int = 0
     verified: int = 0
@@ -220,6 +223,9 @@ class _PageFiller:
     def image(self, img: Image) -> str:
         return f'<img src="{data_uri(img.path)}" alt="{html.escape(img.alt)}">'
 
+    def link(self, target: Link, inner: str) -> str:
+        return f'<a href="#{html.escape(self.chapter_anchors.get(target.target, target.target))}">{inner}</a>'
+
     @staticmethod
     def cloze(c: Cloze, inner: str) -> str:
         return f'<mark class="cloze" title="c{c.number}">{inner}</mark>'
@@ -232,7 +238,7 @@ class _PageFiller:
         if frag is None or not frag:
             return markup("")
         out = fill(frag, formula=self.formula, plot=self.plot, check=self.check, image=self.image,
-                   code=highlight.code, cloze=self.cloze, table=self.table)
+                   code=highlight.code, link=self.link, cloze=self.cloze, table=self.table)
         return markup(out.strip())
 
 
@@ -262,16 +268,25 @@ def _card(r: _PageFiller, note: Note) -> CardView:
                     note.cloze)
 
 
-def _chapters(r: _PageFiller, chapters: list[Chapter]) -> list[ChapterView]:
-    views, seen = [], set()
-    for i, ch in enumerate(chapters):
+def _anchors(chapters: list[Chapter]) -> list[str]:
+    anchors: list[str] = []
+    for ch in chapters:
         anchor = f"ch-{ch.slug}"
-        while anchor in seen:
+        while anchor in anchors:
             anchor += "-"
-        seen.add(anchor)
-        views.append(ChapterView(anchor, i + 1, ch.title, HUES[i % len(HUES)], r.fragment(ch.intro),
-                                 tuple(_card(r, n) for n in ch.notes)))
-    return views
+        anchors.append(anchor)
+    return anchors
+
+
+def _chapters(r: _PageFiller, chapters: list[Chapter]) -> list[ChapterView]:
+    anchors = _anchors(chapters)
+    note_ids = {n.id for ch in chapters for n in ch.notes}
+    for ch, anchor in zip(chapters, anchors):  # a card id wins over a chapter title, as in the link check
+        if ch.slug not in note_ids:
+            r.chapter_anchors.setdefault(ch.slug, anchor)
+    return [ChapterView(anchor, i + 1, ch.title, HUES[i % len(HUES)], r.fragment(ch.intro),
+                        tuple(_card(r, n) for n in ch.notes))
+            for i, (ch, anchor) in enumerate(zip(chapters, anchors))]
 
 
 def render_page(doc: Document, ctx: BuildContext, all_fonts: bool = False, katex: Katex | None = None) -> str:
@@ -297,7 +312,7 @@ def render_page(doc: Document, ctx: BuildContext, all_fonts: bool = False, katex
 def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
     katex = Katex(mathrender.cache_for(out / ".cache" / "katex-html.json"))
     page = render_page(doc, ctx, katex=katex)
-    target = out / f"{ctx.deck_name}.html"
+    target = out / f"{ctx.output_name}.html"
     write_atomic(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     katex.save()
     return Emitted((target,), summary=f"{len(page.encode('utf-8')) / 1e6:.1f} MB")

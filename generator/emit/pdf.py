@@ -316,10 +316,10 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
     katex = Katex(mathrender.cache_for(out / ".cache" / "katex-pdf.json"))
     html_text, diags = render_html(doc, ctx, katex=katex)
     katex.save()
-    debug = out / ".cache" / "pdf" / f"{ctx.deck_name}.html"
+    debug = out / ".cache" / "pdf" / f"{ctx.output_name}.html"
     write_atomic(debug, lambda tmp: tmp.write_text(html_text, encoding="utf-8"))
     fetcher = LocalFetcher(allowed_roots(doc, out))
-    target = out / f"{ctx.deck_name}.pdf"
+    target = out / f"{ctx.output_name}.pdf"
     result: dict = {}
 
     def write(tmp: Path) -> None:

@@ -366,8 +366,8 @@ def test_fingerprint_reads_only_markdown(project, monkeypatch):
     big = project / "content" / "big.bin"
     big.write_bytes(b"\0" * 1024)
     read = []
-    original = Path.read_bytes
-    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self.name) or original(self))
+    original = Path.open  # the fingerprint streams files through Path.open
+    monkeypatch.setattr(Path, "open", lambda self, *a, **k: read.append(self.name) or original(self, *a, **k))
     cfg = pipeline.BuildConfig(content=Path("content"), out=Path("build"))
     first = pipeline.input_fingerprint(cfg)
     assert "a.md" in read and "big.bin" not in read

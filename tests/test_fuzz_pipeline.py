@@ -76,8 +76,7 @@ def run_pipeline(root: Path, out: Path) -> tuple[object, Diagnostics]:
 
     diags = Diagnostics()
     doc = parse_corpus(root, diags)
-    ctx = BuildContext(deck_name="Fuzz")
-    ctx.formulas = verify.verify_document(doc, diags, cache_dir=out / ".cache")
+    ctx = BuildContext(deck_name="Fuzz", formulas=verify.verify_document(doc, diags, cache_dir=out / ".cache"))
     diagrams.validate_document(doc, diags)
     anki.emit(doc, out, ctx)
     html.render_page(doc, ctx)

@@ -35,7 +35,6 @@ BASIC_FIELDS = ["Front", "Back", "Extra", "Source", "Id"]
 CLOZE_FIELDS = ["Text", "Title", "Extra", "Source", "Id"]
 
 
-
 def _model_css() -> str:
     css = highlight.css
     return (template("anki.css").read_text(encoding="utf-8") + "\n" + css(scope=".card .highlight") + "\n"

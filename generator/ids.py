@@ -5,7 +5,8 @@ import re
 from pathlib import Path
 
 from .location import Diagnostics
-from .parse import MISSING_ID, content_files, make_parser, parse_file
+from .markdown import make_parser
+from .parse import MISSING_ID, content_files, parse_file
 
 _EOL_RE = re.compile(r"(\r\n|\n|\r)?$")
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -17,7 +18,7 @@ from mdit_py_plugins.container import container_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from . import highlight
-from .location import Diagnostics, SourceLocation
+from .location import Diagnostic, Diagnostics, SourceLocation
 from .model import (Chapter, CheckBlock, CodeBlock, Document, Formula, Fragment, Image, Link, Note,
                     PlotBlock, SourceFile, marker)
 
@@ -278,9 +279,11 @@ def slugify(title: str) -> str:
     return re.sub(r"\s+", "_", title.strip()) or "chapter"
 
 
-def parse_file(md: MarkdownIt, path: Path, root: Path, diags: Diagnostics) -> SourceFile | None:
+def parse_file(md: MarkdownIt, path: Path, root: Path, diags: Diagnostics,
+               data: bytes | None = None) -> SourceFile | None:
+    """Parse one file (its bytes ``data`` when the caller has read them already)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = (path.read_bytes() if data is None else data).decode("utf-8")
     except UnicodeDecodeError as e:
         diags.error(SourceLocation(path, 1), f"file is not valid UTF-8 ({e.reason} at byte {e.start})")
         return None
@@ -382,12 +385,43 @@ def content_files(root: Path) -> list[Path]:
         part.startswith(".") for part in p.relative_to(root).parts))
 
 
+# path → (key, result, diagnostics) of its last parse in this process: a long-running caller
+# (the watcher) re-parses only the files that changed.
+_PARSED: dict[Path, tuple[tuple, SourceFile | None, tuple[Diagnostic, ...]]] = {}
+
+
+def _listing(root: Path) -> tuple:
+    """Every path in the content folder (symlink targets too): parsing checks that images exist."""
+    entries = []
+    for p in sorted(root.rglob("*")):
+        entries.append((str(p), os.readlink(p) if p.is_symlink() else p.is_file()))
+    return tuple(entries)
+
+
+def _parse_cached(md: MarkdownIt, path: Path, root: Path, listing: tuple, diags: Diagnostics) -> SourceFile | None:
+    data = path.read_bytes()
+    key = (root, listing, hashlib.sha256(data).digest())
+    hit = _PARSED.get(path)
+    if hit is not None and hit[0] == key:
+        diags.items.extend(hit[2])
+        return hit[1]
+    local = Diagnostics()
+    sf = parse_file(md, path, root, local, data)
+    diags.extend(local)
+    _PARSED[path] = (key, sf, tuple(local.items))
+    return sf
+
+
 def parse_corpus(root: Path, diags: Diagnostics) -> Document:
     md = make_parser()
     root_resolved = root.resolve()
     files = []
-    for path in content_files(root):
-        sf = parse_file(md, path, root_resolved, diags)
+    paths = content_files(root)
+    listing = _listing(root)
+    for stale in set(_PARSED) - set(paths):
+        del _PARSED[stale]
+    for path in paths:
+        sf = _parse_cached(md, path, root_resolved, listing, diags)
         if sf is not None:
             files.append(sf)
     files.sort(key=lambda f: (f.order if f.order is not None else 0, str(f.path)))

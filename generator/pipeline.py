@@ -103,6 +103,11 @@ def _up_to_date(cfg: BuildConfig, fingerprint: str) -> bool:
         return False
 
 
+def _recorded_outputs(cfg: BuildConfig) -> list[Path]:
+    manifest = json.loads((cfg.out / MANIFEST).read_text(encoding="utf-8"))
+    return [cfg.out / name for name in manifest[",".join(cfg.targets)]["outputs"]]
+
+
 def _save_manifest(cfg: BuildConfig, fingerprint: str, outputs: list[Path]) -> None:
     path = cfg.out / MANIFEST
     try:
@@ -170,6 +175,7 @@ def _build(cfg: BuildConfig, report: BuildReport) -> int:
     if not cfg.force and _up_to_date(cfg, fingerprint):
         progress.stage("build", f"nothing changed; {', '.join(cfg.targets)} up to date in {cfg.out}")
         report.up_to_date = True
+        report.outputs = _recorded_outputs(cfg)
         return 0
     doc, ctx, diags = analyse(cfg, progress, draw=True)
     report.diagnostics = diags.items

@@ -92,7 +92,10 @@ def resolve(root: Path, raw_path: str) -> Path | None:
     The path is percent-decoded once; empty, ``.``, ``..`` and hidden segments, backslashes
     and NUL are refused, and the real path (symlinks followed) must stay inside ``root``.
     """
-    path = unquote(urlsplit(raw_path).path, errors="strict")
+    try:
+        path = unquote(urlsplit(raw_path).path, errors="strict")
+    except UnicodeDecodeError:
+        return None
     if "\x00" in path or "\\" in path:
         return None
     parts = path.split("/")[1:]
@@ -121,13 +124,17 @@ def inject(page: str, script: str, config: dict) -> str:
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
 
     def allow(m: re.Match[str]) -> str:
-        policy = html.unescape(m.group(2))
-        for directive, source in (("script-src", f"'sha256-{digest}'"), ("connect-src", "'self'")):
-            if re.search(rf"(^|;)\s*{directive}\s", policy):
-                policy = re.sub(rf"((?:^|;)\s*{directive}\s[^;]*)", rf"\1 {source}", policy, count=1)
-            elif re.search(r"(^|;)\s*default-src\s", policy):
-                default = re.search(r"(?:^|;)\s*default-src\s([^;]*)", policy).group(1)
-                policy += f"; {directive} {default} {source}"
+        directives = {}
+        for part in html.unescape(m.group(2)).split(";"):
+            words = part.split()
+            if words:
+                directives.setdefault(words[0].lower(), words[1:])
+        default = directives.get("default-src")
+        for name, source in (("script-src", f"'sha256-{digest}'"), ("connect-src", "'self'")):
+            if name in directives or default is not None:
+                kept = [w for w in directives.get(name, default) if w != "'none'"]
+                directives[name] = kept + [source]
+        policy = "; ".join(" ".join([name, *values]) for name, values in directives.items())
         return m.group(1) + html.escape(policy) + m.group(3)
 
     page = re.sub(r'(<meta\s+http-equiv="Content-Security-Policy"\s+content=")([^"]*)(")', allow, page, flags=re.I)
@@ -155,10 +162,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._events(head)
         if path in ("/", "/index.html"):
             return self._page(head)
-        try:
-            target = resolve(self.server.root, self.path)
-        except UnicodeDecodeError:
-            target = None
+        target = resolve(self.server.root, self.path)
         if target is None:
             return self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8", head)
         try:
@@ -285,7 +289,7 @@ def start(root: Path, state: LiveState, host: str = "127.0.0.1", port: int = 0, 
                              + ("; choose another --port or leave it out for a free one" if port else "")) from None
     bound_host, bound_port = httpd.server_address[:2]
     shown = f"[{bound_host}]" if family == socket.AF_INET6 else bound_host
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="preview-server",
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="preview-server",
                               daemon=True)
     thread.start()
     return Server(httpd, thread, f"http://{shown}:{bound_port}/")

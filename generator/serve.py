@@ -162,6 +162,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._events(head)
         if path in ("/", "/index.html"):
             return self._page(head)
+        if path == "/favicon.ico":  # browsers ask; the page has none
+            return self._send(HTTPStatus.NO_CONTENT, b"", "image/x-icon", head)
         target = resolve(self.server.root, self.path)
         if target is None:
             return self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8", head)

@@ -97,6 +97,7 @@ def lock(out: Path, wait: bool = False, on_wait=None) -> Iterator[None]:
         finally:
             with _held_guard:
                 del _held[path]
+            sweep_temporaries(out)  # what an interrupted writer (or a terminated worker) left
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
@@ -111,7 +112,7 @@ def _command() -> str:
 
 
 def sweep_temporaries(out: Path) -> None:
-    """Remove temporary files that a killed build left behind (we hold the lock: nobody writes them now).
+    """Remove temporary files that an interrupted or killed build left (we hold the lock: nobody writes them now).
 
     ``write_atomic`` and the figure workers name them ``.<name>.<random>.tmp``; the KaTeX cache
     writes ``katex.tmp``.

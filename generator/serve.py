@@ -53,7 +53,10 @@ class LiveState:
     page_version: int = 0
     """Grows whenever the page's bytes change; a page older than this reloads."""
     status: dict = field(default_factory=lambda: {"build": 0, "ok": True, "errors": [], "warnings": 0,
-                                                   "changed": [], "removed": []})
+                                                   "changed": [], "removed": [], "page": 0, "base": 0})
+    """The last build: ok, errors [{loc, message}], warnings, changed/removed card ids, ``page`` (version
+    of the page now served), ``base`` and ``swap`` ({card id: markup} that turn page ``base`` into ``page``,
+    or None when the page must reload)."""
     closed: bool = False
     _cond: threading.Condition = field(default_factory=threading.Condition)
 
@@ -63,7 +66,8 @@ class LiveState:
                 self.page = page
             if page_changed:
                 self.page_version += 1
-            self.status = {**status, "build": self.status["build"] + 1, "page": self.page_version}
+            self.status = {**status, "build": self.status["build"] + 1, "page": self.page_version,
+                           "base": self.page_version - 1 if page_changed else self.page_version}
             self._cond.notify_all()
 
     def snapshot(self) -> tuple[Path | None, int, dict]:

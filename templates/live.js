@@ -1,7 +1,9 @@
 /* Live preview, injected by `dlcards watch` into the page it serves (never part of the built file).
-   After a good rebuild the page reloads and puts the reader back where they were: the card being
-   edited (or the first card on screen) at the same height, the same answers open, the same search.
-   After a failed one an overlay lists each problem with its location; it goes when the build is fixed. */
+   After a good rebuild that changed only cards, those cards are swapped in place (the server sends
+   their markup); after any other change the page reloads. Either way the reader stays where they
+   were: the card being edited (or the first card on screen) at the same height, the same answers
+   open, the same search. After a failed build an overlay lists each problem with its location; it
+   goes when the build is fixed. */
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("live-config").textContent);
@@ -121,8 +123,39 @@
     root.append(style, box);
   }
 
+  /* swap changed cards in place; false if the page does not have them all (then it reloads) */
+  function swap(cards, changed) {
+    var ids = Object.keys(cards);
+    if (!ids.every(function (id) { return document.getElementById(id); })) return false;
+    var anchor = cardOnScreen(changed);
+    var offset = anchor ? anchor.getBoundingClientRect().top : 0;
+    ids.forEach(function (id) {
+      var old = document.getElementById(id);
+      var template = document.createElement("template");
+      template.innerHTML = cards[id];
+      var fresh = template.content.firstElementChild;
+      ["details.qa", "details.more"].forEach(function (sel) {
+        var before = old.querySelector(sel), after = fresh.querySelector(sel);
+        if (before && after) after.open = before.open;
+      });
+      fresh.hidden = old.hidden;
+      old.replaceWith(fresh);
+    });
+    if (anchor) {
+      var now = document.getElementById(anchor.id);
+      if (now) window.scrollBy(0, now.getBoundingClientRect().top - offset);
+    }
+    document.dispatchEvent(new CustomEvent("cheatsheet:changed"));
+    return true;
+  }
+
   function onBuild(status) {
     if (status.ok && status.page > config.page) {
+      if (status.swap && status.base === config.page && swap(status.swap, status.changed)) {
+        config.page = status.page;
+        overlay(status);
+        return;
+      }
       remember(status.changed);
       location.reload();
       return;

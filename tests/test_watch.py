@@ -128,6 +128,7 @@ def test_watch_session_in_chromium(tmp_path, browser):
         # the card being edited keeps its place on screen across the reload
         page.evaluate("window.scrollBy(0, document.getElementById('g.cloze').getBoundingClientRect().top - 40)")
         page.evaluate("document.querySelector('[id=\"g.bn\"] details.qa').open = false")  # the quiz state stays
+        page.evaluate("window.notReloaded = true")
         before = page.evaluate("document.getElementById('g.cloze').getBoundingClientRect().top")
         text = basics.read_text(encoding="utf-8")
         basics.write_text(text.replace("is at most", "is never more than"), encoding="utf-8")
@@ -140,6 +141,11 @@ def test_watch_session_in_chromium(tmp_path, browser):
         after = poll(page, "document.readyState === 'complete' && "
                            "document.getElementById('g.cloze').getBoundingClientRect().top", 5)
         assert abs(after - before) <= 4, (before, after)
+        assert page.evaluate("window.notReloaded === true")  # only the card was swapped, in place
+        page.fill("#q", "never more than")  # search sees the swapped card
+        assert page.evaluate("[...document.querySelectorAll('.card')].filter(c => !c.hidden).map(c => c.id)") == [
+            "g.cloze"]
+        page.fill("#q", "")
         assert page.evaluate("document.querySelector('[id=\"g.bn\"] details.qa').open") is False
 
         # a broken formula: the terminal and the overlay say where; the page keeps the last good build
@@ -165,6 +171,10 @@ def test_watch_session_in_chromium(tmp_path, browser):
         poll(page, "document.readyState !== 'loading' && document.getElementById('g.relu') && "
                    "!document.getElementById('g.softmax')", 2.0)
         assert "removed" in w.expect(r"02-code\.md deleted", 10)
+        assert page.evaluate("window.notReloaded === undefined")  # the page's layout changed: it reloaded
+        page.fill("#q", "sigmoid")  # the page's own script works on the new page
+        assert page.evaluate("[...document.querySelectorAll('.card')].filter(c => !c.hidden).map(c => c.id)") == [
+            "g.cloze"]
         context.close()
         assert [m for m in console if not m.startswith("log")] == []
     finally:
@@ -225,9 +235,12 @@ def test_filter_ignores_our_own_writes_and_hidden_files(tmp_path):
     assert keep(modified, str(watch.TEMPLATES_DIR / "cheatsheet.css"))
 
 
-def test_card_digests_tell_changed_cards():
-    page = ('<main><article class="card" id="a">A</article>\n<article class="card cloze" id="b">B</article>'
-            '</main>')
-    one = watch.card_digests(page)
-    two = watch.card_digests(page.replace(">B<", ">B2<"))
-    assert list(one) == ["a", "b"] and one["a"] == two["a"] and one["b"] != two["b"]
+def test_split_cards_separates_card_markup_from_the_rest():
+    page = ('<main><article class="card" id="a">A<article>nested</article></article>\n'
+            '<article class="card cloze" id="b">B</article></main>')
+    skeleton, cards = watch.split_cards(page)
+    assert skeleton == "<main>\0a\0\n\0b\0</main>"
+    assert cards == {"a": '<article class="card" id="a">A<article>nested</article></article>',
+                     "b": '<article class="card cloze" id="b">B</article>'}
+    skeleton2, cards2 = watch.split_cards(page.replace(">B<", ">B2<"))
+    assert skeleton2 == skeleton and cards2["a"] == cards["a"] and cards2["b"] != cards["b"]

@@ -153,7 +153,7 @@ def test_event_stream_sends_current_status_then_each_build(server):
     read_until(b'"build": 2')
     event = received.split(b"event: build\ndata: ")[-1].split(b"\n\n")[0]
     assert json.loads(event) == {"ok": False, "errors": [{"loc": "a.md:3:1", "message": "bad"}], "warnings": 0,
-                                 "changed": [], "removed": [], "build": 2, "page": 1}
+                                 "changed": [], "removed": [], "build": 2, "page": 1, "base": 1}
     sock.close()
 
 

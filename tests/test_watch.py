@@ -212,6 +212,32 @@ def test_sigterm_stops_cleanly_and_a_broken_start_shows_the_errors(tmp_path):
     assert not (tmp_path / "build" / "Golden.html").exists()
 
 
+def test_ctrl_c_while_the_watcher_draws_in_workers(tmp_path):
+    """Ctrl-C reaches the watcher and its figure workers (one process group): exit 0, no trace, no temp file."""
+    shutil.copytree(CORPUS, tmp_path / "content")
+    (tmp_path / "content" / "03-plots.md").write_text("---\ndeck: Golden::Plots\n---\n# 图\n" + "".join(
+        f"\n## 曲线 {k} {{#p.c{k}}}\n\n答案。\n\n```plot\nkind: function\nx: [-3, 3]\ncurves:\n"
+        f"  - expr: 'x^{{2}} + {k}'\n```\n" for k in range(6)), encoding="utf-8")
+    w = WatchProcess(tmp_path, "--targets", "none")
+    try:
+        w.expect(r"serving the cheat sheet", 60)
+        stage = tmp_path / "build" / ".cache" / "figures"
+        deadline = time.monotonic() + 120
+        while not any(stage.glob("fig-*.svg")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert any(stage.glob("fig-*.svg")), "the figures never started"
+        os.killpg(w.proc.pid, signal.SIGINT)  # what the terminal does
+        rc = w.proc.wait(timeout=60)
+    finally:
+        rc = w.stop()
+        w.drain()
+    log = "\n".join(w.lines)
+    assert rc == 0 and w.lines[-1].endswith("stopped"), log
+    assert "Traceback" not in log and "KeyboardInterrupt" not in log, log
+    assert not [p for p in (tmp_path / "build").rglob("*") if p.name.endswith(".tmp")]
+    assert not (tmp_path / "build" / "figures").exists() and not (tmp_path / "build" / "Golden.html").exists()
+
+
 def test_describe_changes_names_the_file_and_skips_temporary_copies(tmp_path):
     (tmp_path / "a.md").write_text("x", encoding="utf-8")
     added, deleted, modified = watchfiles.Change.added, watchfiles.Change.deleted, watchfiles.Change.modified

@@ -17,6 +17,7 @@ import ipaddress
 import json
 import re
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,9 +106,12 @@ def resolve(root: Path, raw_path: str) -> Path | None:
     parts = path.split("/")[1:]
     if not parts or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
         return None
-    base = root.resolve()
-    target = base.joinpath(*parts).resolve()
-    if not target.is_relative_to(base) or not target.is_file():
+    try:
+        base = root.resolve()
+        target = base.joinpath(*parts).resolve()
+        if not target.is_relative_to(base) or not target.is_file():
+            return None
+    except (OSError, ValueError, RuntimeError):  # a name too long, a loop of links: not a file we serve
         return None
     return target
 
@@ -235,6 +239,11 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that went away mid-answer is not worth a traceback in the watcher's terminal."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
     def __init__(self, address, family: int, root: Path, state: LiveState, public: bool,
                  script: Callable[[], str]):

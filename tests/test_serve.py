@@ -32,6 +32,7 @@ def outputs(tmp_path):
     (out / "inside.svg").symlink_to(out / "figures" / "fig-1.svg")
     (out / "outside.txt").symlink_to(tmp_path / "secret.txt")
     (out / "figures" / "up").symlink_to(tmp_path)
+    (out / "loop").symlink_to(out / "loop")
     return out
 
 
@@ -41,7 +42,7 @@ TRAVERSALS = [
     "/%252e%252e/secret.txt", "/..%5csecret.txt", "/..\\secret.txt", "/%c0%ae%c0%ae/secret.txt",
     "/outside.txt", "/figures/up/secret.txt", "/.cache/verify.json", "/.manifest.json", "/%2ecache/verify.json",
     "/Deck.html%00.png", "/figures/", "/figures", "//etc/passwd", "/./Deck.html", "/figures/./fig-1.svg",
-    "/" + "a/" * 200 + "x",
+    "/" + "a/" * 200 + "x", "/" + "a" * 300, "/loop",
 ]
 
 

@@ -79,3 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as e:
+        from .workers import caused_by_interrupt
+
+        if caused_by_interrupt(e):
+            return 130
+        raise

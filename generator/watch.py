@@ -30,6 +30,7 @@ import watchfiles
 from . import outdir, pipeline, serve
 from .location import GeneratorError
 from .templating import TEMPLATES_DIR
+from .workers import caused_by_interrupt
 
 BACKGROUND = ("deck", "pdf")
 STOP_GRACE = 10.0
@@ -197,6 +198,8 @@ class Watcher:
             rc, report.diagnostics = 1, []
             captured.write(f"error: {e}\n")
         except Exception as e:  # a bug in a stage must not end the session: say so and keep watching
+            if caused_by_interrupt(e):
+                raise KeyboardInterrupt from None
             rc, report.diagnostics = 1, []
             captured.write(f"error: internal error: {type(e).__name__}: {e} (run `dlcards build` for the traceback)\n")
         took = time.perf_counter() - started

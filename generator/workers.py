@@ -22,6 +22,18 @@ R = TypeVar("R")
 _PR_SET_PDEATHSIG = 1
 
 
+def caused_by_interrupt(exc: BaseException) -> bool:
+    """True if Ctrl-C is behind ``exc``: an interrupt inside a C extension's import (numpy's) surfaces as an
+    ImportError whose cause or context is the KeyboardInterrupt."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def _worker_setup() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):

@@ -136,9 +136,10 @@ def temporaries(*folders: Path) -> list[str]:
     return [str(p) for folder in folders for p in folder.rglob("*") if p.name.endswith(".tmp")]
 
 
-# stage → (the progress line that opens it, longest random delay after it in seconds)
+# stage → (the progress line that opens it, longest random delay after it in seconds); the parse stage
+# opens when the build has taken the OUT lock (before that, a signal would only hit Python's start-up)
 STAGES = {
-    "parse": (None, 1.2),
+    "parse": (None, 0.6),
     "verify": (r"^\s*parse:", 1.5),
     "draw": (r"^\s*verify:", 2.0),
     "deck": (r"^\s*draw:", 0.6),
@@ -178,6 +179,10 @@ def test_killed_build_leaves_outputs_and_caches_usable(states, tmp_path, stage, 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     if marker is None:
+        lock, deadline = out / outdir.LOCK, time.monotonic() + 120
+        while time.monotonic() < deadline and not (
+                lock.is_file() and lock.read_text(encoding="utf-8").startswith(f"pid {proc.pid} ")):
+            time.sleep(0.002)
         reached.set()
     assert reached.wait(300), why
     time.sleep(delay)
@@ -191,8 +196,14 @@ def test_killed_build_leaves_outputs_and_caches_usable(states, tmp_path, stage, 
     why += f" (exit {rc})\n{err}"
 
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, why
-    finished = rc == 0  # the build ended before the signal arrived
-    assert rc in ((0, 130) if sig == signal.SIGINT else (0, -signal.SIGKILL)), why
+    # the build ended before the signal arrived; a SIGINT during the interpreter's own shutdown, after the
+    # summary, ends it with the default action (the signal module is torn down by then)
+    finished = rc == 0 or (rc == -sig and "\ndone: " in "\n" + err)
+    # Ctrl-C: the CLI returns 130, but CPython ends itself with SIGINT (the conventional exit of an
+    # interrupted program) when the interrupt passed through code an extension ran through the C API, as
+    # happens while matplotlib loads; either way after the clean-up, with no traceback
+    interrupted = (130, -signal.SIGINT) if sig == signal.SIGINT else (-signal.SIGKILL,)
+    assert finished or rc in interrupted, why
     after = snapshot(out)
     if stage in ("parse", "verify", "draw") and not finished:
         assert after == old, why
@@ -236,7 +247,7 @@ def test_ctrl_c_while_figures_draw_in_workers(tmp_path):
     assert any(stage.glob("fig-*.svg")), "".join(lines)
     os.killpg(proc.pid, signal.SIGINT)
     err = "".join(lines) + proc.stderr.read()
-    assert proc.wait(timeout=60) == 130, err
+    assert proc.wait(timeout=60) in (130, -signal.SIGINT), err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     time.sleep(0.5)
     with pytest.raises(ProcessLookupError):
@@ -345,3 +356,20 @@ def test_failed_build_changes_nothing_in_out_figures(tmp_path, capsys, monkeypat
     assert page.count("<figure") == 3
     manifest = json.loads((tmp_path / "build" / ".manifest.json").read_text(encoding="utf-8"))
     assert list(manifest) == ["html"]
+
+
+def test_ctrl_c_inside_a_c_extension_import_is_an_interrupt(monkeypatch, capsys):
+    """numpy turns a KeyboardInterrupt during its import into an ImportError: still Ctrl-C, no traceback."""
+    from generator import cli
+
+    def interrupted_import(cfg, report=None):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise ImportError("PyCapsule_Import could not import module \"datetime\"")
+
+    monkeypatch.setattr(pipeline, "build", interrupted_import)
+    assert cli.main(["build", "--only", "deck"]) == 130
+    monkeypatch.setattr(pipeline, "build", lambda cfg, report=None: 1 / 0)
+    with pytest.raises(ZeroDivisionError):  # a plain bug still shows its traceback
+        cli.main(["build", "--only", "deck"])

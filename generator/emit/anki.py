@@ -56,7 +56,8 @@ def _models(css: str) -> tuple[genanki.Model, genanki.Model]:
         fields=[{"name": n} for n in CLOZE_FIELDS],
         templates=[{
             "name": "Cloze",
-            "qfmt": '{{#Title}}<div class="title">{{Title}}</div>{{/Title}}\n<div class="answer">{{cloze:Text}}</div>',
+            # the front hides the text's check boxes: they would give the clozes away
+            "qfmt": '{{#Title}}<div class="title">{{Title}}</div>{{/Title}}\n<div class="answer front">{{cloze:Text}}</div>',
             "afmt": '{{#Title}}<div class="title">{{Title}}</div>{{/Title}}\n<div class="answer">{{cloze:Text}}</div>\n'
                     f'<hr id=answer>\n{extra}\n{source}',
         }],
@@ -94,6 +95,24 @@ def _tex(f: Formula, cloze: bool) -> str:
     return f"\\[{tex}\\]" if f.display else f"\\({tex}\\)"
 
 
+_TEX_COMMENT_RE = re.compile(r"(?<!\\)%.*")
+
+
+def _check_box(c: CheckBlock, ctx: BuildContext, cloze: bool) -> str:
+    """A check block as a small box on the card, so the sentence that leads into it is not left
+    dangling. Each relation is set inline (display style, no display margins) to stay compact on a
+    phone; the sympy mark appears only when every line was verified, as in the PDF."""
+    statuses = [ctx.formula(f) for f in c.lines]
+    verified = bool(statuses) and all(s is not None and s.status == "verified" for s in statuses)
+    head = '<div class="check-head">✓ 已由 sympy 验证</div>' if verified else ""
+    rows = []
+    for f in c.lines:
+        tex = _TEX_COMMENT_RE.sub("", f.tex).strip()  # "% tol=…" is for the checker, and would eat "\)"
+        line = _tex(Formula(r"\displaystyle " + tex, False, f.loc), cloze)
+        rows.append(f'<div class="check-line">{line}</div>')
+    return head + "".join(rows)  # inside the parser's <div class="check">, styled as the box
+
+
 _CARD_LINK_RE = re.compile(r'<a href="#([^"]*)">(.*?)</a>', re.S)
 
 
@@ -125,7 +144,7 @@ def _field(frag, ctx: BuildContext, media: _Media, cloze: bool) -> str:
         return f'<div class="figure"><img src="{media.add(fig.png)}" alt="{html.escape(fig.alt)}">{cap}</div>'
 
     def check(c: CheckBlock) -> str:
-        return ""  # cards stay clean: verification shows in the PDF and the cheat sheet
+        return _check_box(c, ctx, cloze)
 
     out = fill(frag, formula=lambda f: _tex(f, cloze), plot=plot, check=check, image=image)
     out = out.replace('<div class="check"></div>\n', "").replace('<div class="plot"></div>\n', "")

@@ -52,6 +52,8 @@ class WatchConfig:
     public: bool = False
     strict: bool = False
     paper: str = "A4"
+    name: str | None = None
+    """Output file name (without extension); default: the main deck's name."""
     debounce_ms: int = 1600
     step_ms: int = 50
 
@@ -121,6 +123,8 @@ class Background:
                "--content", str(self.cfg.content), "--out", str(self.cfg.out), "--paper", self.cfg.paper]
         if self.cfg.strict:
             cmd.append("--strict")
+        if self.cfg.name is not None:
+            cmd += ["--name", self.cfg.name]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
                                                                           os.environ.get("PYTHONPATH")]))}
         # its own process group: our Ctrl-C handling stops it (and its workers) in order
@@ -186,7 +190,7 @@ class Watcher:
         """Rebuild the cheat sheet in this process; publish the result to the page. True if it succeeded."""
         cfg = self.cfg
         bcfg = pipeline.BuildConfig(content=cfg.content, out=cfg.out, targets=("html",), quiet=True,
-                                    strict=cfg.strict, paper=cfg.paper)
+                                    strict=cfg.strict, paper=cfg.paper, name=cfg.name)
         report = pipeline.BuildReport()
         started = time.perf_counter()
         captured = io.StringIO()

@@ -328,7 +328,7 @@ def test_out_that_is_a_file_is_an_error(tmp_path):
     version_1(tmp_path / "content")
     (tmp_path / "build").write_text("not a folder", encoding="utf-8")
     done = gen("build", "--only", "deck", "--content", "content", "--out", "build", cwd=tmp_path)
-    assert done.returncode == 1 and "error: output folder 'build' is a file" in done.stderr
+    assert done.returncode == 1 and "error: output folder 'build' exists and is not a folder" in done.stderr
     assert "Traceback" not in done.stderr
 
 

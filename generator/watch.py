@@ -145,12 +145,12 @@ class Background:
         targets = ", ".join(self.cfg.background)
         if rc == 0:
             what = "up to date" if any("nothing changed" in line for line in lines) else "rebuilt"
-            self.say(f"{targets} {what} in the background · {took:.1f} s · {warnings} warnings")
+            self.say(f"{targets} {what} in the background · {took:.1f} s · {_plural(warnings, 'warning')}")
         elif rc not in (130, -signal.SIGINT, -signal.SIGKILL):
             problems = [line for line in lines if ": error: " in line or line.startswith("error: ")]
             for line in problems:
                 self.say(line, stamp=False)
-            self.say(f"{targets}: background build failed (exit {rc}) · {took:.1f} s · {warnings} warnings")
+            self.say(f"{targets}: background build failed (exit {rc}) · {took:.1f} s · {_plural(warnings, 'warning')}")
 
     def cancel(self) -> None:
         """Stop the running child, if any: SIGINT (clean exit), then SIGKILL after a grace period."""
@@ -213,12 +213,14 @@ class Watcher:
             errors += warnings
         if rc == 0:
             shown = tuple(str(d) for d in sorted(warnings, key=lambda d: (str(d.loc.path), d.loc.line, d.loc.col)))
-            if shown != self.warnings_shown:  # print warnings when they change, not on every save
+            if report.up_to_date:  # back to the last good sources: their warnings stand
+                shown = self.warnings_shown
+            elif shown != self.warnings_shown:  # print warnings when they change, not on every save
                 for line in shown:
                     self.say(line, stamp=False)
                 self.warnings_shown = shown
-            what = self._publish_page(report)
-            self.say(f"{reason} · {what} · {took:.2f} s · {len(warnings)} warnings")
+            what = self._publish_page(report, len(shown))
+            self.say(f"{reason} · {what} · {took:.2f} s · {_plural(len(shown), 'warning')}")
             return True
         for d in sorted(errors, key=lambda d: (str(d.loc.path), d.loc.line, d.loc.col)):
             self.say(str(d), stamp=False)
@@ -228,14 +230,14 @@ class Watcher:
         problems = [{"loc": str(d.loc), "message": d.message} for d in errors]
         problems += [{"loc": str(cfg.content), "message": line.removeprefix("error: ")} for line in other]
         self.state.publish(ok=False, errors=problems, warnings=len(warnings), changed=[], removed=[])
-        self.say(f"{reason} · build failed: {_plural(len(problems), 'error')} · {took:.2f} s · {len(warnings)} warnings · "
-                 f"the page keeps the last good build")
+        self.say(f"{reason} · build failed: {_plural(len(problems), 'error')} · {took:.2f} s · "
+                 f"{_plural(len(warnings), 'warning')} · the page keeps the last good build")
         return False
 
-    def _publish_page(self, report: pipeline.BuildReport) -> str:
+    def _publish_page(self, report: pipeline.BuildReport, warnings: int) -> str:
         page = next((p for p in report.outputs if p.suffix == ".html"), None) or self.state.page
         if page is None:
-            self.state.publish(ok=True, errors=[], warnings=0, changed=[], removed=[])
+            self.state.publish(ok=True, errors=[], warnings=warnings, changed=[], removed=[])
             return "no cheat sheet"
         skeleton, cards = split_cards(page.read_text(encoding="utf-8"))
         changed = [cid for cid, markup in cards.items() if self.cards.get(cid) != markup]
@@ -249,13 +251,12 @@ class Watcher:
             if sum(len(v) for v in swap.values()) > PATCH_LIMIT:
                 swap = None
         self.cards, self.skeleton = cards, skeleton
-        warnings = sum(1 for d in report.diagnostics if d.severity == "warning")
         self.state.publish(page=page, page_changed=page_changed, ok=True, errors=[], warnings=warnings,
                            changed=changed, removed=removed, swap=swap)
         if first:
             return f"cheat sheet: {len(cards)} cards"
         if not page_changed:
-            return "nothing to rebuild"
+            return "cheat sheet up to date"
         parts = []
         if changed:
             parts.append(f"{_plural(len(changed), 'card')} changed"

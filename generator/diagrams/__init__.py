@@ -180,6 +180,7 @@ def draw_many(jobs: dict[str, dict], out_dir: Path) -> dict[str, tuple[str, str]
 
 
 def _draw_batch(items: list[tuple[str, dict, str]]) -> list[tuple[str, str, str]]:
+    from ..workers import caused_by_interrupt
     from .draw import LabelError, render
 
     out = []
@@ -194,6 +195,8 @@ def _draw_batch(items: list[tuple[str, dict, str]]) -> list[tuple[str, str, str]
         except LabelError as e:
             out.append((name, str(e), e.label))
         except Exception as e:  # a bug in drawing must not hide the other figures
+            if caused_by_interrupt(e):  # Ctrl-C while matplotlib loads its extensions: an ImportError
+                raise KeyboardInterrupt from None
             out.append((name, f"{type(e).__name__}: {e}", ""))
         finally:
             for p in (tmp_svg, tmp_png):

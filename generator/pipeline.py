@@ -14,10 +14,11 @@ import stat
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import outdir
 from .cache import JsonCache, fingerprint
 from .context import BuildContext, Emitted
 from .location import Diagnostic, Diagnostics, GeneratorError
@@ -144,6 +145,11 @@ def _save_manifest(cfg: BuildConfig, inputs: str, outputs: list[Path]) -> None:
     manifest.save()
 
 
+def _recorded_outputs(cfg: BuildConfig) -> tuple[Path, ...]:
+    entry = _manifest(cfg).get(",".join(cfg.targets)) or {}
+    return tuple(cfg.out / name for name in entry.get("outputs", {}))
+
+
 def print_diagnostics(diags) -> None:
     for d in sorted(diags, key=_order):
         print(d, file=sys.stderr)
@@ -177,7 +183,8 @@ def analyse(cfg: BuildConfig, progress: Progress, draw: bool) -> Analysis:
         from . import diagrams
 
         if draw:
-            figures = diagrams.draw_document(doc, diags, cfg.out / "figures")
+            # drawn into a cache; OUT/figures changes only when the build succeeds (publish_figures)
+            figures = diagrams.draw_document(doc, diags, outdir.seed_stage(cfg.out))
             progress.stage("draw", f"{len(figures)} figures")
         else:
             diagrams.validate_document(doc, diags)
@@ -222,11 +229,16 @@ def check_folders(cfg: BuildConfig) -> None:
 def build(cfg: BuildConfig) -> BuildResult:
     """Build ``cfg.targets`` into ``cfg.out``; print progress and problems unless quiet."""
     check_folders(cfg)
+    with outdir.lock(cfg.out):
+        return _build(cfg)
+
+
+def _build(cfg: BuildConfig) -> BuildResult:
     progress = Progress(cfg.quiet)
     inputs = input_fingerprint(cfg)
     if not cfg.force and _up_to_date(cfg, inputs):
         progress.stage("build", f"nothing changed; {', '.join(cfg.targets)} up to date in {cfg.out}")
-        return BuildResult(ok=True, up_to_date=True)
+        return BuildResult(ok=True, up_to_date=True, outputs=_recorded_outputs(cfg))
     analysis = analyse(cfg, progress, draw=True)
     print_diagnostics(analysis.diagnostics)
     if analysis.errors or (cfg.strict and analysis.warnings):
@@ -253,6 +265,7 @@ def build(cfg: BuildConfig) -> BuildResult:
               f"({len(warnings)} warnings in all); the outputs were written but are not recorded as up to date",
               file=sys.stderr)
         return BuildResult(ok=False, outputs=outputs, diagnostics=diagnostics)
+    outdir.publish_figures([p for f in ctx.figures.values() for p in (f.svg, f.png) if p is not None], cfg.out)
     _save_manifest(cfg, input_fingerprint(cfg), list(outputs))
     if not cfg.quiet:
         notes = list(doc.notes)
@@ -267,6 +280,11 @@ def build(cfg: BuildConfig) -> BuildResult:
 
 def check(cfg: BuildConfig) -> int:
     check_folders(cfg)
+    with outdir.lock(cfg.out):
+        return _check(cfg)
+
+
+def _check(cfg: BuildConfig) -> int:
     progress = Progress(cfg.quiet)
     analysis = analyse(cfg, progress, draw=False)
     from . import verify

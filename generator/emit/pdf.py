@@ -70,7 +70,8 @@ class LocalFetcher(URLFetcher):
 
 
 def allowed_roots(doc: Document, out: Path) -> list[Path]:
-    return [doc.root, out / "figures", katex_dir() / "fonts", TEMPLATES_DIR]
+    # a build reads figures where the draw stage left them, OUT/.cache/figures (see outdir.py)
+    return [doc.root, out / "figures", out / ".cache" / "figures", katex_dir() / "fonts", TEMPLATES_DIR]
 
 
 # ---------------------------------------------------------------- view model

@@ -357,7 +357,7 @@ def test_failed_build_changes_nothing_in_out_figures(tmp_path, capsys, monkeypat
     page = (tmp_path / "build" / "Golden.html").read_text(encoding="utf-8")
     assert page.count("<figure") == 3
     manifest = json.loads((tmp_path / "build" / ".manifest.json").read_text(encoding="utf-8"))
-    assert list(manifest) == ["html"]
+    assert list(manifest["entries"]) == ["html"]
 
 
 def test_ctrl_c_inside_a_c_extension_import_is_an_interrupt(monkeypatch, capsys):

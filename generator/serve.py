@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from .location import GeneratorError
-from .templating import template_path
+from .resources import template
 
 EVENTS = "/__live__/events"
 LIVE_SCRIPT = "live.js"
@@ -292,7 +292,7 @@ def start(root: Path, state: LiveState, host: str = "127.0.0.1", port: int = 0, 
     except socket.gaierror as e:
         raise GeneratorError(f"cannot serve on '{host}': {e.strerror}") from None
     family, address = info[0], info[4][:2]
-    script_file = template_path(LIVE_SCRIPT)
+    script_file = template(LIVE_SCRIPT)
 
     def script() -> str:  # read per request, so editing templates/live.js needs no restart
         return script_file.read_text(encoding="utf-8")

@@ -29,7 +29,7 @@ import watchfiles
 
 from . import outdir, pipeline, serve
 from .location import GeneratorError
-from .templating import TEMPLATES_DIR
+from .resources import TEMPLATES_DIR
 from .workers import caused_by_interrupt
 
 BACKGROUND = ("deck", "pdf")

@@ -1,0 +1,228 @@
+"""Run pieces of work in worker processes, each bounded in time and memory.
+
+A formula that sends sympy into a huge computation, or a C library into a crash, must cost one
+warning, not the build: each task runs in a forked worker with an address-space cap
+(``RLIMIT_AS``) and a time budget. The worker stops a task that overruns with an alarm; when
+the task is stuck where an alarm cannot reach it (one huge integer operation), the parent kills
+the worker after a grace period and starts another. Either way the task's result says which
+limit it hit.
+"""
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+
+GRACE = 3.0
+"""Seconds past the budget before the parent kills a worker that ignores its alarm."""
+
+
+class TimeLimit(BaseException):
+    """A deadline passed. A BaseException, so ``except Exception`` inside libraries cannot swallow it."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"time limit of {seconds:g} s")
+        self.seconds = seconds
+
+
+@dataclass(frozen=True)
+class Limits:
+    seconds: float = 20.0
+    """Time budget per task."""
+    memory_mb: int = 1536
+    """Address-space cap per worker process."""
+
+    def describe(self, which: str) -> str:
+        if which == "time":
+            return f"time limit of {self.seconds:g} s per formula exceeded"
+        if which == "memory":
+            return f"memory limit of {self.memory_mb} MB per formula exceeded"
+        return which
+
+
+@dataclass(frozen=True)
+class Outcome:
+    value: object = None
+    """What the task function returned (when ``limit`` is empty)."""
+    limit: str = ""
+    """Empty, or the limit the task hit, in words."""
+
+
+# --------------------------------------------------------------------------- deadlines inside a worker
+
+_deadlines: list[tuple[float, TimeLimit]] = []
+
+
+def _on_alarm(signum, frame):
+    now = time.monotonic()
+    for at, exc in _deadlines:
+        if at <= now + 1e-3:
+            raise exc
+    _arm()
+
+
+def _arm() -> None:
+    if not _deadlines:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        return
+    left = min(at for at, _ in _deadlines) - time.monotonic()
+    signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3))
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[TimeLimit]:
+    """Raise the yielded TimeLimit in this block after ``seconds`` (nested deadlines allowed).
+
+    Only where SIGALRM is ours (the main thread of a worker); elsewhere the block just runs."""
+    exc = TimeLimit(seconds)
+    usable = _in_worker and signal.getsignal(signal.SIGALRM) is _on_alarm
+    if usable:
+        _deadlines.append((time.monotonic() + seconds, exc))
+        _arm()
+    try:
+        yield exc
+    finally:
+        if usable:
+            _deadlines.remove(next(d for d in _deadlines if d[1] is exc))
+            _arm()
+
+
+# --------------------------------------------------------------------------- the worker side
+
+_in_worker = False
+
+
+def _serve(conn: Connection, fn: Callable, limits: Limits) -> None:
+    global _in_worker
+    _in_worker = True
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business: no trace from here
+    signal.signal(signal.SIGALRM, _on_alarm)
+    try:
+        import resource
+        cap = limits.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    except (ImportError, ValueError, OSError):
+        pass
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        try:
+            with deadline(limits.seconds) as budget:
+                out = Outcome(fn(task))
+        except TimeLimit as e:
+            out = Outcome(limit=limits.describe("time") if e is budget else str(e))
+        except MemoryError:
+            out = Outcome(limit=limits.describe("memory"))
+        except RecursionError:
+            out = Outcome(limit="recursion limit exceeded (the formula is nested too deeply)")
+        try:
+            conn.send(out)
+        except (OSError, ValueError):
+            return
+
+
+# --------------------------------------------------------------------------- the parent side
+
+def _context():
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+class _Worker:
+    def __init__(self, fn: Callable, limits: Limits):
+        ctx = _context()
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child, fn, limits), daemon=True)
+        self.proc.start()
+        child.close()
+        self.task: int | None = None
+        self.started = 0.0
+
+    def give(self, index: int, task) -> None:
+        self.task, self.started = index, time.monotonic()
+        self.conn.send(task)
+
+    def stop(self, kill: bool = False) -> None:
+        if kill:
+            self.proc.kill()
+        else:
+            with contextlib.suppress(OSError, ValueError):
+                self.conn.send(None)
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        self.conn.close()
+
+
+def run(fn: Callable, tasks: Sequence, limits: Limits = Limits(), processes: int | None = None) -> list[Outcome]:
+    """``fn(task)`` for every task, in worker processes; outcomes in task order.
+
+    ``fn`` must be a module-level function; a task that overruns or crashes its worker yields an
+    Outcome naming the limit, and the remaining tasks go on in a fresh worker."""
+    if not tasks:
+        return []
+    size = max(1, min(processes or cpu_count(), len(tasks)))
+    results: list[Outcome | None] = [None] * len(tasks)
+    pending = list(range(len(tasks) - 1, -1, -1))
+    workers = [_Worker(fn, limits) for _ in range(size)]
+    try:
+        for w in workers:
+            if pending:
+                i = pending.pop()
+                w.give(i, tasks[i])
+        while any(w.task is not None for w in workers):
+            busy = [w for w in workers if w.task is not None]
+            now = time.monotonic()
+            timeout = min(w.started + limits.seconds + GRACE - now for w in busy)
+            ready = wait([w.conn for w in busy], timeout=max(timeout, 0.01))
+            for w in list(workers):
+                if w.task is None:
+                    continue
+                if w.conn in ready:
+                    try:
+                        results[w.task] = w.conn.recv()
+                        replace = False
+                    except (EOFError, OSError):
+                        w.proc.join(timeout=5)
+                        results[w.task] = Outcome(limit=_died(w.proc.exitcode, limits))
+                        replace = True
+                elif time.monotonic() > w.started + limits.seconds + GRACE:
+                    results[w.task] = Outcome(limit=limits.describe("time"))
+                    replace = True
+                else:
+                    continue
+                w.task = None
+                if replace:
+                    w.stop(kill=True)
+                    workers[workers.index(w)] = w = _Worker(fn, limits)
+                if pending:
+                    i = pending.pop()
+                    w.give(i, tasks[i])
+    finally:
+        for w in workers:
+            w.stop(kill=w.task is not None)
+    return [r if r is not None else Outcome(limit="not run") for r in results]
+
+
+def _died(code: int | None, limits: Limits) -> str:
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+        return f"the checking process crashed ({name}); memory limit {limits.memory_mb} MB"
+    return f"the checking process exited (code {code})"

@@ -27,7 +27,7 @@ EXACT_DIGITS = 10_000
 """Largest exact number (in decimal digits) a check computes; beyond it values are compared in floating point."""
 MAX_TERMS = 100_000
 """Most terms of a sum or product evaluated term by term at a test point."""
-PROOF_SECONDS = 3.0
+PROOF_SECONDS = 2.0
 """Time for the symbolic proof of an equation that already holds at every test point."""
 POINTS = 6
 """Test points a claim with variables must hold at."""
@@ -71,8 +71,9 @@ class Scope:
             for _ in range(10):
                 calls = sorted(expr.atoms(AppliedUndef), key=sympy.default_sort_key)
                 new = {e: r for e in calls if (r := self._resolve(e, variables, warnings)) is not None}
-                bare = {s: self.lookup(s.name)[1] for s in expr.free_symbols
-                        if s.name in self.defs and self.defs[s.name].params}
+                # \frac{\partial f}{\partial x} names the function alone: its body, in its own parameters
+                bare = {d: d.func(self.lookup(d.expr.name)[1], *d.args[1:]) for d in expr.atoms(sympy.Derivative)
+                        if isinstance(d.expr, sympy.Symbol) and d.expr.name in self.defs and self.defs[d.expr.name].params}
                 if not new and not bare:
                     break
                 expr = expr.xreplace({**new, **bare})
@@ -240,6 +241,8 @@ def digits(expr) -> float:
     if isinstance(expr, (sympy.Sum, sympy.Product)):
         terms = 1.0
         for _, lo, hi in expr.limits:
+            if sympy.oo in (abs(lo), abs(hi)):
+                return digits(expr.function) + 1  # a series: sympy finds its closed form, term by term is no option
             terms *= max(1.0, _bound(hi) + _bound(lo) + 1)
         body = digits(expr.function)
         return body * terms if isinstance(expr, sympy.Product) else body + mpmath.log10(terms)
@@ -257,7 +260,7 @@ def _bound(expr) -> float:
         try:
             with mpmath.workdps(15):
                 return float(abs(_num(expr, {}, complex_ok=True))) + 1
-        except (NotCheckable, OverflowError, TypeError, ValueError, ZeroDivisionError):
+        except (NotCheckable, _NotReal, OverflowError, TypeError, ValueError, ZeroDivisionError):
             return 10.0 ** d
     return 100.0  # a variable: test points are small, and nothing symbolic is multiplied out
 

@@ -110,24 +110,28 @@ def _serve(conn: Connection, fn: Callable, limits: Limits) -> None:
         pass
     while True:
         try:
-            task = conn.recv()
+            chunk = conn.recv()
         except (EOFError, OSError):
             return
-        if task is None:
+        if chunk is None:
             return
-        try:
-            with deadline(limits.seconds) as budget:
-                out = Outcome(fn(task))
-        except TimeLimit as e:
-            out = Outcome(limit=limits.describe("time") if e is budget else str(e))
-        except MemoryError:
-            out = Outcome(limit=limits.describe("memory"))
-        except RecursionError:
-            out = Outcome(limit="recursion limit exceeded (the formula is nested too deeply)")
-        try:
-            conn.send(out)
-        except (OSError, ValueError):
-            return
+        for index, task in chunk:  # one message per task, so the parent knows which one is running
+            try:
+                conn.send((index, _one(fn, task, limits)))
+            except (OSError, ValueError):
+                return
+
+
+def _one(fn: Callable, task, limits: Limits) -> Outcome:
+    try:
+        with deadline(limits.seconds) as budget:
+            return Outcome(fn(task))
+    except TimeLimit as e:
+        return Outcome(limit=limits.describe("time") if e is budget else str(e))
+    except MemoryError:
+        return Outcome(limit=limits.describe("memory"))
+    except RecursionError:
+        return Outcome(limit="recursion limit exceeded (the formula is nested too deeply)")
 
 
 # --------------------------------------------------------------------------- the parent side
@@ -151,12 +155,13 @@ class _Worker:
         self.proc = ctx.Process(target=_serve, args=(child, fn, limits), daemon=True)
         self.proc.start()
         child.close()
-        self.task: int | None = None
+        self.chunk: list[int] = []
+        """Indices sent and not answered yet; the first is running."""
         self.started = 0.0
 
-    def give(self, index: int, task) -> None:
-        self.task, self.started = index, time.monotonic()
-        self.conn.send(task)
+    def give(self, chunk: list[int], tasks: Sequence) -> None:
+        self.chunk, self.started = list(chunk), time.monotonic()
+        self.conn.send([(i, tasks[i]) for i in chunk])
 
     def stop(self, kill: bool = False) -> None:
         if kill:
@@ -174,50 +179,54 @@ class _Worker:
 def run(fn: Callable, tasks: Sequence, limits: Limits = Limits(), processes: int | None = None) -> list[Outcome]:
     """``fn(task)`` for every task, in worker processes; outcomes in task order.
 
-    ``fn`` must be a module-level function; a task that overruns or crashes its worker yields an
-    Outcome naming the limit, and the remaining tasks go on in a fresh worker."""
+    ``fn`` must be a module-level function. Tasks travel in chunks (one message per chunk, one per
+    answer); a task that overruns or crashes its worker yields an Outcome naming the limit, and the
+    rest of its chunk goes on in a fresh worker."""
     if not tasks:
         return []
     size = max(1, min(processes or cpu_count(), len(tasks)))
+    step = max(1, min(64, len(tasks) // (size * 8)))
+    queue = [list(range(i, min(i + step, len(tasks)))) for i in range(0, len(tasks), step)]
+    queue.reverse()
     results: list[Outcome | None] = [None] * len(tasks)
-    pending = list(range(len(tasks) - 1, -1, -1))
     workers = [_Worker(fn, limits) for _ in range(size)]
     try:
         for w in workers:
-            if pending:
-                i = pending.pop()
-                w.give(i, tasks[i])
-        while any(w.task is not None for w in workers):
-            busy = [w for w in workers if w.task is not None]
-            now = time.monotonic()
-            timeout = min(w.started + limits.seconds + GRACE - now for w in busy)
+            if queue:
+                w.give(queue.pop(), tasks)
+        while any(w.chunk for w in workers):
+            busy = [w for w in workers if w.chunk]
+            timeout = min(w.started + limits.seconds + GRACE for w in busy) - time.monotonic()
             ready = wait([w.conn for w in busy], timeout=max(timeout, 0.01))
-            for w in list(workers):
-                if w.task is None:
+            for k, w in enumerate(workers):
+                if not w.chunk:
                     continue
+                broken = False
                 if w.conn in ready:
                     try:
-                        results[w.task] = w.conn.recv()
-                        replace = False
+                        while w.chunk and w.conn.poll():
+                            index, outcome = w.conn.recv()
+                            results[index] = outcome
+                            w.chunk.remove(index)
+                            w.started = time.monotonic()
                     except (EOFError, OSError):
                         w.proc.join(timeout=5)
-                        results[w.task] = Outcome(limit=_died(w.proc.exitcode, limits))
-                        replace = True
+                        results[w.chunk.pop(0)] = Outcome(limit=_died(w.proc.exitcode, limits))
+                        broken = True
                 elif time.monotonic() > w.started + limits.seconds + GRACE:
-                    results[w.task] = Outcome(limit=limits.describe("time"))
-                    replace = True
-                else:
-                    continue
-                w.task = None
-                if replace:
+                    results[w.chunk.pop(0)] = Outcome(limit=limits.describe("time"))
+                    broken = True
+                if broken:
+                    rest, w.chunk = w.chunk, []
                     w.stop(kill=True)
-                    workers[workers.index(w)] = w = _Worker(fn, limits)
-                if pending:
-                    i = pending.pop()
-                    w.give(i, tasks[i])
+                    workers[k] = w = _Worker(fn, limits)
+                    if rest:
+                        queue.append(rest)
+                if not w.chunk and queue:
+                    w.give(queue.pop(), tasks)
     finally:
         for w in workers:
-            w.stop(kill=w.task is not None)
+            w.stop(kill=bool(w.chunk))
     return [r if r is not None else Outcome(limit="not run") for r in results]
 
 

@@ -383,6 +383,8 @@ def _truth(cond, point, complex_ok) -> bool:
 def _series(expr, point, complex_ok):
     """A sum or product with bounds that are integers at this point, term by term."""
     (var, lo, hi), *rest = expr.limits
+    if lo.has(sympy.oo, -sympy.oo) or hi.has(sympy.oo, -sympy.oo):
+        return _fallback(expr, point, complex_ok)
     a, b = _num(lo, point, complex_ok), _num(hi, point, complex_ok)
     if not (mpmath.isfinite(a) and mpmath.isfinite(b)) or a != int(a) or b != int(b) or b - a > MAX_TERMS:
         return _fallback(expr, point, complex_ok)
@@ -480,6 +482,8 @@ def _decide_constant(op, pair, shown, tol, complex_ok) -> str:
                   "le": exact[0] <= exact[1], "gt": exact[0] > exact[1], "ge": exact[0] >= exact[1]}[op]
             va, vb = exact
         else:
+            if exact is None and digits(a) <= EXACT_DIGITS and digits(b) <= EXACT_DIGITS:
+                a, b = ea, eb  # sympy found closed forms (π²/6); read those rather than sum a series
             with mpmath.workdps(30):
                 try:
                     va, vb = _num(a, {}, complex_ok), _num(b, {}, complex_ok)
@@ -571,7 +575,7 @@ def _fmt(v) -> str:
         return str(v)
     if isinstance(v, mpmath.mpc):
         return mpmath.nstr(v, 6)
-    if isinstance(v, mpmath.mpf) and v == int(v) and abs(v) < 10**15:
+    if isinstance(v, mpmath.mpf) and abs(v) < 10**15 and v == int(v):
         return str(int(v))
     return mpmath.nstr(v, 6)
 

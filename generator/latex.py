@@ -99,7 +99,7 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), r) fo
     (r"\\mathrm\{d\}", "d"),
     (r"\\operatorname\{(sgn|sign)\}|\\(sgn|sign)\b", r"\\sgn"),
     (r"\\(?:operatorname|mathrm)\{(tr|Tr|trace|det)\}", r"\\\1"),
-    (r"\\(det|tr|Tr|trace)\s*(\\zzslot[a-z]+|\\[A-Za-z]+|[A-Za-z0-9])", r"\\\1(\2)"),
+    (r"\\(det|tr|Tr|trace)\s*(?!\\left)(\\zzslot[a-z]+|\\[A-Za-z]+|[A-Za-z0-9])", r"\\\1(\2)"),
     (r"\\(?:,|;|:|!|quad\b|qquad\b|displaystyle\b)|\\ ", " "),
     (r"\\left\s*\.|\\right\s*\.", ""),
     (r"\^\s*\{\s*(?:\\top|\\intercal|\\mathsf\{T\}|\\mathrm\{T\}|T)\s*\}|\^\s*(?:\\top|\\intercal|T)(?![A-Za-z])",

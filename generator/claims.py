@@ -19,7 +19,7 @@ from sympy.core.function import AppliedUndef
 from sympy.core.parameters import evaluate
 
 from . import workers
-from .latex import LatexError, to_sympy
+from .latex import LatexError, digits, to_sympy
 from .relations import (GREEK, OP_TEXT, ClaimTask, Definition, NotCheckable, Refuted, split_relation,
                         tolerance)
 
@@ -219,50 +219,6 @@ def _integer_symbols(sides) -> set:
             elif isinstance(node, (sympy.factorial, sympy.binomial)):
                 out |= node.free_symbols
     return out
-
-
-# --------------------------------------------------------------------------- sizes
-
-def digits(expr) -> float:
-    """Upper bound of the decimal digits of the exact value of ``expr`` (inf when astronomically large)."""
-    if isinstance(expr, sympy.Integer):
-        return max(1.0, abs(int(expr)).bit_length() * 0.30103)
-    if isinstance(expr, sympy.Rational):
-        return digits(sympy.Integer(expr.p)) + digits(sympy.Integer(expr.q))
-    if isinstance(expr, (sympy.Float, sympy.Symbol, sympy.NumberSymbol)) or not expr.args:
-        return 2.0
-    if isinstance(expr, sympy.Pow):
-        return digits(expr.base) * _bound(expr.exp)
-    if isinstance(expr, (sympy.factorial, sympy.gamma)):
-        n = _bound(expr.args[0])
-        return n * max(1.0, mpmath.log10(n + 1)) if n < 1e300 else float("inf")
-    if isinstance(expr, sympy.binomial):
-        return _bound(expr.args[0]) * 0.30103 + 1
-    if isinstance(expr, (sympy.Sum, sympy.Product)):
-        terms = 1.0
-        for _, lo, hi in expr.limits:
-            if sympy.oo in (abs(lo), abs(hi)):
-                return digits(expr.function) + 1  # a series: sympy finds its closed form, term by term is no option
-            terms *= max(1.0, _bound(hi) + _bound(lo) + 1)
-        body = digits(expr.function)
-        return body * terms if isinstance(expr, sympy.Product) else body + mpmath.log10(terms)
-    if isinstance(expr, sympy.MatrixBase):
-        return sum(digits(x) for x in expr) if expr.args else 2.0
-    return sum(digits(a) for a in expr.args if isinstance(a, sympy.Basic)) + 1
-
-
-def _bound(expr) -> float:
-    """Upper bound of |expr| (expressions with variables count as 100), as a float that may be inf."""
-    d = digits(expr)
-    if d > 300 and expr.is_number:
-        return float("inf")
-    if expr.is_number:
-        try:
-            with mpmath.workdps(15):
-                return float(abs(_num(expr, {}, complex_ok=True))) + 1
-        except (NotCheckable, _NotReal, OverflowError, TypeError, ValueError, ZeroDivisionError):
-            return 10.0 ** d
-    return 100.0  # a variable: test points are small, and nothing symbolic is multiplied out
 
 
 # --------------------------------------------------------------------------- numbers

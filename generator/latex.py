@@ -27,6 +27,7 @@ functions; callers decide what they mean.
 from __future__ import annotations
 
 import functools
+import math
 import operator
 import re
 from functools import lru_cache
@@ -515,6 +516,63 @@ def _parse(body: str, col_of) -> sympy.Basic:
 
 def _raise(message: str, col: int):
     raise LatexError(message, col)
+
+
+# --------------------------------------------------------------------------- sizes
+
+def digits(expr: sympy.Basic) -> float:
+    """Upper bound of the decimal digits of the exact value of an unevaluated tree (inf when astronomical).
+
+    Callers compare it with their limit before asking sympy for anything exact: ``10^{10^{10}}`` is
+    10^10 digits, ``(10^{8})!`` about 7.6·10^8, and neither is ever multiplied out."""
+    if isinstance(expr, sympy.Integer):
+        return max(1.0, abs(int(expr)).bit_length() * 0.30103)
+    if isinstance(expr, sympy.Rational):
+        return digits(sympy.Integer(expr.p)) + digits(sympy.Integer(expr.q))
+    if isinstance(expr, (sympy.Float, sympy.Symbol, sympy.NumberSymbol)) or not expr.args:
+        return 2.0
+    if isinstance(expr, sympy.Pow):
+        if not expr.exp.is_number:  # computed at sample points, in floating point: no exact power
+            return digits(expr.base) + digits(expr.exp)
+        return digits(expr.base) * _bound(expr.exp)
+    if isinstance(expr, (sympy.factorial, sympy.gamma)):
+        n = _bound(expr.args[0])
+        return n * max(1.0, math.log10(n + 1)) if n < 1e300 else math.inf
+    if isinstance(expr, sympy.binomial):
+        return _bound(expr.args[0]) * 0.30103 + 1
+    if isinstance(expr, (sympy.Sum, sympy.Product)):
+        terms = sum_terms(expr)
+        if terms == math.inf:
+            return digits(expr.function) + 1  # a series: sympy finds its closed form, term by term is no option
+        body = digits(expr.function)
+        return body * terms if isinstance(expr, sympy.Product) else body + math.log10(terms)
+    if isinstance(expr, sympy.MatrixBase):
+        return sum(digits(x) for x in expr) if expr.args else 2.0
+    return sum(digits(a) for a in expr.args if isinstance(a, sympy.Basic)) + 1
+
+
+def sum_terms(expr: sympy.Basic) -> float:
+    """How many terms a sum or product has (variables in its bounds count as 100; inf for a series)."""
+    terms = 1.0
+    for _, lo, hi in expr.limits:
+        if lo.has(sympy.oo, -sympy.oo) or hi.has(sympy.oo, -sympy.oo):
+            return math.inf
+        terms *= max(1.0, _bound(hi) + _bound(lo) + 1)
+    return terms
+
+
+def _bound(expr: sympy.Basic) -> float:
+    """Upper bound of |expr| (expressions with variables count as 100), as a float that may be inf."""
+    if not expr.is_number:
+        return 100.0  # a variable: test points and plot ranges are small, nothing symbolic is multiplied out
+    d = digits(expr)
+    if d > 300:
+        return math.inf
+    try:
+        value = complex(expr.evalf(15))
+        return abs(value) + 1 if math.isfinite(abs(value)) else math.inf
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError):
+        return 10.0 ** d
 
 
 def symbols_of(expr: sympy.Basic) -> set[str]:

@@ -123,8 +123,8 @@ def uncheckable_relation(tex: str) -> bool:
 
 def numeric_only(tex: str) -> bool:
     """An inline relation between plain numbers, such as ``2^5 = 32``: checked like a claim."""
-    rest = re.sub(r"\\(times|cdot|frac|tfrac|dfrac|left|right|lfloor|rfloor|lceil|rceil|approx|le|ge|leq|geq|"
-                  r"neq|sqrt|,)", "", tex)
+    rest = re.sub(r"\\(?:begin|end)\{[pbv]?matrix\}|\\(times|cdot|frac|tfrac|dfrac|left|right|lfloor|rfloor|lceil|"
+                  r"rceil|approx|le|ge|leq|geq|neq|sqrt|binom|det|lVert|rVert|\||,)(?![A-Za-z])", "", tex)
     return bool(REL_RE.search(tex)) and not re.search(r"[A-Za-z]", rest)
 
 
@@ -151,12 +151,15 @@ def tolerance(comment: str) -> float:
 # --------------------------------------------------------------------------- definitions
 
 _OPNAME_RE = re.compile(r"\\(?:operatorname|mathrm|text)\s*\{\s*([A-Za-z]{2,})\s*\}")
-_FUNC_LHS_RE = re.compile(r"^(\\?[A-Za-z]+)(?:_\{?([A-Za-z0-9]+)\}?)?\s*(?:\\left)?\(\s*(\\?[A-Za-z]+(?:\s*,\s*\\?[A-Za-z]+)*)\s*(?:\\right)?\)$")
+_SUB = r"(?:_\{?[A-Za-z0-9]+\}?)?"
+_FUNC_LHS_RE = re.compile(r"^(\\?[A-Za-z]+)(?:_(\{[A-Za-z0-9_{}]+\}|[A-Za-z0-9]))?\s*(?:\\left)?\(\s*"
+                          r"(\\?[A-Za-z]+" + _SUB + r"(?:\s*,\s*\\?[A-Za-z]+" + _SUB + r")*)\s*(?:\\right)?\)$")
 _SYMBOL_RE = re.compile(r"(\\[A-Za-z]+|(?<![A-Za-z\\])[A-Za-z])(?![A-Za-z])(\s*_\s*(\{(?:[^{}]|\{[^{}]*\})*\}|\\?[A-Za-z0-9]))?('*)")
 _DECORATED_RE = re.compile(r"\\(?:hat|tilde|bar|boldsymbol|mathbf|vec|widehat|widetilde|overline|dot)(?![A-Za-z])"
                            r"|\^\s*\{?\s*(?:\*|\\ast|\\star|\(\w+\))")
 _OPERATOR_RE = re.compile(r"[+\-/=<>]|\\(?:frac|cdot|times|sum|prod|int|left)(?![A-Za-z])")
-_EXPLICIT_RE = re.compile(r":=")
+_STARRED_RE = re.compile(r"\s*\^\s*\{?\s*(?:\*|\\ast|\\star)")
+_EXPLICIT_RE = re.compile(r":=|\\leftarrow(?![A-Za-z])|\\gets(?![A-Za-z])")
 
 
 def _canonical(sub: str | None) -> str:
@@ -164,8 +167,12 @@ def _canonical(sub: str | None) -> str:
 
 
 def function_name(name: str, sub: str | None) -> str:
-    """How sympy's parser names ``f_1``: ``f_{1}``, so f_1 and f_2 are different functions."""
-    return name + ("_{" + sub + "}" if sub else "")
+    """How sympy's parser names ``f_1``: ``f_{1}``, so f_1 and f_2 are different functions (L_1: L_{1})."""
+    if not sub:
+        return name
+    inner = sub[1:-1] if sub.startswith("{") and sub.endswith("}") else sub
+    inner = re.sub(r"_([A-Za-z0-9])(?![A-Za-z0-9}])", r"_{\1}", inner)
+    return name + "_{" + inner + "}"
 
 
 def classify_definition(tex: str, defined: frozenset[str] | set[str]) -> Definition | str | None:
@@ -197,10 +204,16 @@ def _function_definition(m: re.Match[str], rhs: str, defined) -> Definition | No
     name = function_name(name, m.group(2))
     if name in defined:
         return None  # a second f(x) = … in the file is a claim about the first
-    params = tuple(p.strip().lstrip("\\") for p in m.group(3).split(","))
-    if any(len(p) > 1 and p not in GREEK for p in params):
+    params = tuple(_param(p) for p in m.group(3).split(","))
+    if any(len(p.split("_")[0]) > 1 and p.split("_")[0] not in GREEK for p in params):
         return None
     return Definition(name, params, rhs)
+
+
+def _param(text: str) -> str:
+    """A parameter as sympy's parser names it: ``p_t`` → ``p_{t}``, ``\\lambda`` → ``lambda``."""
+    m = re.fullmatch(r"\s*\\?([A-Za-z]+)(?:_\{?([A-Za-z0-9]+)\}?)?\s*", text)
+    return m.group(1) + ("_{" + m.group(2) + "}" if m.group(2) else "") if m else text.strip()
 
 
 def _named_quantity(m: re.Match[str], rhs: str, defined) -> str | None:
@@ -209,6 +222,6 @@ def _named_quantity(m: re.Match[str], rhs: str, defined) -> str | None:
     if base.lstrip("\\") in BUILTINS or function_name(base.lstrip("\\"), sub) in defined:
         return None
     for other in _SYMBOL_RE.finditer(rhs):
-        if other.group(1) == base and _canonical(other.group(3)) == sub:
-            return None  # x = x + 1 uses the name it would define: a claim
+        if other.group(1) == base and _canonical(other.group(3)) == sub and not _STARRED_RE.match(rhs, other.end()):
+            return None  # x = x + 1 uses the name it would define: a claim (w_i^{*} is another name)
     return QUANTITY

@@ -138,7 +138,7 @@ def verify_document(doc: Document, diags: Diagnostics, cache_dir: Path | None = 
     # 2. classify in file order (definitions hold for the rest of their file), collect the claims
     results: dict[Formula, FormulaStatus] = {}
     plans: list[tuple[Formula, bool, str, list]] = []
-    claims: dict[str, object] = {}
+    claims: dict[str, ClaimTask] = {}
     current_file, defs = None, {}
     for f, is_check, tex, comment in entries:
         if f.loc.path != current_file:
@@ -154,7 +154,10 @@ def verify_document(doc: Document, diags: Diagnostics, cache_dir: Path | None = 
                 if cache.get(part.key) is None:
                     claims[part.key] = ClaimTask(part.tex, comment, tuple(sorted(defs.values(), key=lambda d: d.name)))
         plans.append((f, is_check, tex, parts))
-    # 3. the claims, by sympy
+    # 3. the claims, by sympy; imported here first, so that the forked workers share it instead of
+    #    each importing it again (only when something changed: a no-op build never gets here)
+    if claims:
+        from . import claims as _sympy_side  # noqa: F401
     _run(claims, cache, limits, lambda limit: ["limit", limit, []])
     for f, is_check, tex, parts in plans:
         results[f] = _outcome(f, is_check, parts, cache, diags)

@@ -243,6 +243,19 @@ def _num(expr, point: dict, complex_ok: bool):
         if expr in point:
             return point[expr]
         raise NotCheckable(f"no value for {expr.name}")
+    if not expr.args:
+        return _atom(expr)
+    for cls in type(expr).__mro__:
+        rule = _RULES.get(cls)
+        if rule is not None:
+            return rule(expr, point, complex_ok)
+    fn = _MP_FUNCS.get(expr.func)
+    if fn is not None and len(expr.args) == 1:
+        return _function(fn, _num(expr.args[0], point, complex_ok), complex_ok)
+    return _fallback(expr, point, complex_ok)
+
+
+def _atom(expr):
     if isinstance(expr, sympy.Integer):
         return mpmath.mpf(int(expr))
     if isinstance(expr, sympy.Rational):
@@ -251,63 +264,68 @@ def _num(expr, point: dict, complex_ok: bool):
         return mpmath.mpf(expr._mpf_)
     if expr is sympy.I:
         return mpmath.mpc(0, 1)
-    if isinstance(expr, sympy.NumberSymbol) or expr is sympy.E:
+    if isinstance(expr, sympy.NumberSymbol):
         return mpmath.mpf(sympy.Float(expr.evalf(mpmath.mp.dps + 5), mpmath.mp.dps + 5)._mpf_)
-    if expr is sympy.zoo or expr is sympy.nan or expr in (sympy.oo, -sympy.oo):
-        raise _NotReal()
-    args = expr.args
-    if isinstance(expr, sympy.Add):
-        return _real(mpmath.fsum([_num(a, point, complex_ok) for a in args]), complex_ok)
-    if isinstance(expr, sympy.Mul):
-        out = mpmath.mpf(1)
-        for a in args:
-            out *= _num(a, point, complex_ok)
-        return out
-    if isinstance(expr, sympy.Pow):
-        return _pow(_num(args[0], point, complex_ok), args[1], point, complex_ok)
-    if isinstance(expr, sympy.log):
-        x = _num(args[0], point, complex_ok)
-        if not complex_ok and x <= 0:
-            raise _NotReal()
-        out = mpmath.log(x)
-        if len(args) > 1:
-            out /= mpmath.log(_num(args[1], point, complex_ok))
-        return out
-    if isinstance(expr, (sympy.Max, sympy.Min)):
-        vals = [_num(a, point, complex_ok) for a in args]
-        return max(vals) if isinstance(expr, sympy.Max) else min(vals)
-    if isinstance(expr, sympy.binomial):
-        return mpmath.binomial(_num(args[0], point, complex_ok), _num(args[1], point, complex_ok))
-    if isinstance(expr, sympy.Piecewise):
-        for value, cond in args:
-            if _truth(cond, point, complex_ok):
-                return _num(value, point, complex_ok)
-        raise _NotReal()
-    if isinstance(expr, (sympy.Sum, sympy.Product)):
-        return _series(expr, point, complex_ok)
-    fn = _MP_FUNCS.get(expr.func)
-    if fn is not None and len(args) == 1:
-        x = _num(args[0], point, complex_ok)
-        if not complex_ok and fn in (mpmath.asin, mpmath.acos, mpmath.atanh) and abs(x) > 1:
-            raise _NotReal()
-        if not complex_ok and fn is mpmath.acosh and x < 1:
-            raise _NotReal()
-        if fn in (mpmath.factorial, mpmath.gamma) and x <= 0 and x == int(x):
-            raise _NotReal()
-        return _real(fn(x), complex_ok)
-    return _fallback(expr, point, complex_ok)
+    raise _NotReal()  # oo, zoo, nan
 
 
-def _pow(base, exponent, point, complex_ok):
-    e = _num(exponent, point, complex_ok)
-    if not complex_ok and base < 0 and e != int(e):
-        raise _NotReal()
-    if base == 0 and e < 0:
+def _add(expr, point, complex_ok):
+    return _real(mpmath.fsum([_num(a, point, complex_ok) for a in expr.args]), complex_ok)
+
+
+def _mul(expr, point, complex_ok):
+    out = mpmath.mpf(1)
+    for a in expr.args:
+        out *= _num(a, point, complex_ok)
+    return out
+
+
+def _power(expr, point, complex_ok):
+    base, e = _num(expr.base, point, complex_ok), _num(expr.exp, point, complex_ok)
+    if (not complex_ok and base < 0 and e != int(e)) or (base == 0 and e < 0):
         raise _NotReal()
     try:
         return _real(mpmath.power(base, e), complex_ok)
     except OverflowError:
         raise NotCheckable("too large to evaluate, even in floating point") from None
+
+
+def _log(expr, point, complex_ok):
+    x = _num(expr.args[0], point, complex_ok)
+    if not complex_ok and x <= 0:
+        raise _NotReal()
+    out = mpmath.log(x)
+    if len(expr.args) > 1:
+        out /= mpmath.log(_num(expr.args[1], point, complex_ok))
+    return out
+
+
+def _extremum(expr, point, complex_ok):
+    values = [_num(a, point, complex_ok) for a in expr.args]
+    return max(values) if isinstance(expr, sympy.Max) else min(values)
+
+
+def _binomial(expr, point, complex_ok):
+    return mpmath.binomial(*(_num(a, point, complex_ok) for a in expr.args))
+
+
+def _piecewise(expr, point, complex_ok):
+    for value, cond in expr.args:
+        if _truth(cond, point, complex_ok):
+            return _num(value, point, complex_ok)
+    raise _NotReal()
+
+
+_REAL_DOMAIN = {mpmath.asin: lambda x: abs(x) <= 1, mpmath.acos: lambda x: abs(x) <= 1,
+                mpmath.atanh: lambda x: abs(x) < 1, mpmath.acosh: lambda x: x >= 1}
+
+
+def _function(fn, x, complex_ok):
+    if not complex_ok and fn in _REAL_DOMAIN and not _REAL_DOMAIN[fn](x):
+        raise _NotReal()
+    if fn in (mpmath.factorial, mpmath.gamma) and x <= 0 and x == int(x):
+        raise _NotReal()  # a pole
+    return _real(fn(x), complex_ok)
 
 
 def _real(v, complex_ok):
@@ -369,6 +387,12 @@ def _fallback(expr, point, complex_ok):
         if done.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan):
             raise _NotReal()
     return _num(done, {}, complex_ok)
+
+
+_RULES = {sympy.Add: _add, sympy.Mul: _mul, sympy.Pow: _power, sympy.log: _log, sympy.Max: _extremum,
+          sympy.Min: _extremum, sympy.binomial: _binomial, sympy.Piecewise: _piecewise,
+          sympy.Sum: lambda e, p, c: _series(e, p, c), sympy.Product: lambda e, p, c: _series(e, p, c)}
+"""How each kind of node is computed; anything else goes through _MP_FUNCS or sympy (_fallback)."""
 
 
 # --------------------------------------------------------------------------- deciding

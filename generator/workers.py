@@ -184,50 +184,64 @@ def run(fn: Callable, tasks: Sequence, limits: Limits = Limits(), processes: int
     rest of its chunk goes on in a fresh worker."""
     if not tasks:
         return []
-    size = max(1, min(processes or cpu_count(), len(tasks)))
-    step = max(1, min(64, len(tasks) // (size * 8)))
-    queue = [list(range(i, min(i + step, len(tasks)))) for i in range(0, len(tasks), step)]
-    queue.reverse()
-    results: list[Outcome | None] = [None] * len(tasks)
-    workers = [_Worker(fn, limits) for _ in range(size)]
-    try:
-        for w in workers:
-            if queue:
-                w.give(queue.pop(), tasks)
-        while any(w.chunk for w in workers):
-            busy = [w for w in workers if w.chunk]
-            timeout = min(w.started + limits.seconds + GRACE for w in busy) - time.monotonic()
-            ready = wait([w.conn for w in busy], timeout=max(timeout, 0.01))
-            for k, w in enumerate(workers):
-                if not w.chunk:
-                    continue
-                broken = False
-                if w.conn in ready:
-                    try:
-                        while w.chunk and w.conn.poll():
-                            index, outcome = w.conn.recv()
-                            results[index] = outcome
-                            w.chunk.remove(index)
-                            w.started = time.monotonic()
-                    except (EOFError, OSError):
-                        w.proc.join(timeout=5)
-                        results[w.chunk.pop(0)] = Outcome(limit=_died(w.proc.exitcode, limits))
-                        broken = True
-                elif time.monotonic() > w.started + limits.seconds + GRACE:
-                    results[w.chunk.pop(0)] = Outcome(limit=limits.describe("time"))
-                    broken = True
-                if broken:
-                    rest, w.chunk = w.chunk, []
-                    w.stop(kill=True)
-                    workers[k] = w = _Worker(fn, limits)
-                    if rest:
-                        queue.append(rest)
-                if not w.chunk and queue:
-                    w.give(queue.pop(), tasks)
-    finally:
-        for w in workers:
-            w.stop(kill=bool(w.chunk))
-    return [r if r is not None else Outcome(limit="not run") for r in results]
+    return _Pool(fn, tasks, limits, max(1, min(processes or cpu_count(), len(tasks)))).run()
+
+
+class _Pool:
+    def __init__(self, fn: Callable, tasks: Sequence, limits: Limits, size: int):
+        self.fn, self.tasks, self.limits = fn, tasks, limits
+        step = max(1, min(64, len(tasks) // (size * 8)))
+        self.queue = [list(range(i, min(i + step, len(tasks)))) for i in range(0, len(tasks), step)][::-1]
+        self.results: list[Outcome | None] = [None] * len(tasks)
+        self.workers = [_Worker(fn, limits) for _ in range(size)]
+
+    def run(self) -> list[Outcome]:
+        try:
+            for w in self.workers:
+                self._feed(w)
+            while any(w.chunk for w in self.workers):
+                busy = [w for w in self.workers if w.chunk]
+                deadline = min(w.started for w in busy) + self.limits.seconds + GRACE
+                ready = wait([w.conn for w in busy], timeout=max(deadline - time.monotonic(), 0.01))
+                for k, w in enumerate(self.workers):
+                    if w.chunk and not self._progress(w, w.conn in ready):
+                        self.workers[k] = w = self._replace(w)
+                    if not w.chunk:
+                        self._feed(w)
+        finally:
+            for w in self.workers:
+                w.stop(kill=bool(w.chunk))
+        return [r if r is not None else Outcome(limit="not run") for r in self.results]
+
+    def _feed(self, w: _Worker) -> None:
+        if self.queue:
+            w.give(self.queue.pop(), self.tasks)
+
+    def _progress(self, w: _Worker, ready: bool) -> bool:
+        """Collect what ``w`` answered; False when it died or overran and must be replaced."""
+        if ready:
+            try:
+                while w.chunk and w.conn.poll():
+                    index, outcome = w.conn.recv()
+                    self.results[index] = outcome
+                    w.chunk.remove(index)
+                    w.started = time.monotonic()
+            except (EOFError, OSError):
+                w.proc.join(timeout=5)
+                self.results[w.chunk.pop(0)] = Outcome(limit=_died(w.proc.exitcode, self.limits))
+                return False
+            return True
+        if time.monotonic() > w.started + self.limits.seconds + GRACE:
+            self.results[w.chunk.pop(0)] = Outcome(limit=self.limits.describe("time"))
+            return False
+        return True
+
+    def _replace(self, w: _Worker) -> _Worker:
+        rest, w.chunk = w.chunk, []
+        w.stop(kill=True)
+        if rest:
+            self.queue.append(rest)
+        return _Worker(self.fn, self.limits)
 
 
 def _died(code: int | None, limits: Limits) -> str:

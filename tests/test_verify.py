@@ -202,3 +202,18 @@ def test_definitions_with_greek_parameters():
 ])
 def test_decorated_names_are_definitions(tex, kind):
     assert classify_definition(tex, set()) == kind
+
+
+def test_warm_verify_imports_no_sympy(tmp_path):
+    """With every result cached, the driver (text only) never imports sympy, nor starts a worker."""
+    import subprocess
+    import sys
+    body = check_block("\\sigma'(0) = \\frac{1}{4}", "\\sum_{k=1}^{n} k = \\frac{n(n+1)}{2}")
+    cache = tmp_path / "cache"
+    verify(tmp_path, body, cache)
+    code = ("import sys; from pathlib import Path; from generator.parse import parse_corpus; "
+            "from generator.location import Diagnostics; from generator.verify import verify_document; "
+            f"d = Diagnostics(); r = verify_document(parse_corpus(Path({str(tmp_path / 'c')!r}), d), d, "
+            f"Path({str(cache)!r})); assert not d.errors; assert 'verified' in {{s.status for s in r.values()}}; "
+            "assert 'sympy' not in sys.modules, 'sympy imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

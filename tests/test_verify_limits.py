@@ -112,3 +112,23 @@ def test_pool_survives_every_kind_of_failure():
     assert stuck == slow == "time limit of 1 s per formula exceeded"
     assert "crashed (SIGABRT)" in crash
     assert memory == "memory limit of 1024 MB per formula exceeded"
+
+
+def test_random_formulas_never_crash_the_driver():
+    """Seeded random token soup through the real claim checker in workers: a verdict or a named limit."""
+    import random
+
+    from generator.claims import run_claim
+    from generator.relations import ClaimTask
+    tokens = ["x", "y", "n", "i", "2", "10", "0.5", "+", "-", "^", "_", "{", "}", "(", ")", "\\frac{", "}{",
+              "\\sqrt{", "\\sum_{k=1}^{n}", "\\int_0^1", "\\lim_{x \\to 0}", "!", "\\binom{", "\\left|", "\\right|",
+              "\\begin{pmatrix}", "\\end{pmatrix}", "&", "\\\\", "\\det", "^{\\top}", "\\|", "\\ln", "e^{", "\\pi"]
+    relations = ["=", "<", "\\le", "\\approx"]
+    rng = random.Random(14)
+    tasks = []
+    for _ in range(60):
+        side = lambda: "".join(rng.choice(tokens) for _ in range(rng.randint(1, 9)))  # noqa: E731
+        tasks.append(ClaimTask(" ".join((side(), rng.choice(relations), side())), "", ()))
+    out = workers.run(run_claim, tasks, workers.Limits(seconds=5))
+    for o in out:
+        assert o.limit or o.value[0] in ("verified", "failed", "not-checkable"), o

@@ -158,6 +158,9 @@ _SYMBOL_RE = re.compile(r"(\\[A-Za-z]+|(?<![A-Za-z\\])[A-Za-z])(?![A-Za-z])(\s*_
 _DECORATED_RE = re.compile(r"\\(?:hat|tilde|bar|boldsymbol|mathbf|vec|widehat|widetilde|overline|dot)(?![A-Za-z])"
                            r"|\^\s*\{?\s*(?:\*|\\ast|\\star|\(\w+\))")
 _OPERATOR_RE = re.compile(r"[+\-/=<>]|\\(?:frac|cdot|times|sum|prod|int|left)(?![A-Za-z])")
+_SUBSCRIPT_RE = re.compile(r"_\s*\{[^{}]*\}")
+_UPDATE_LHS_RE = re.compile(r"\\Delta\s*\\?[A-Za-z]+(?:_\s*(?:\{[^{}]*\}|\w))?"
+                            r"|\\?[A-Za-z]+\s*\[[^\[\]]*\]\s*_\s*(?:\{[^{}]*\}|\w)")
 _STARRED_RE = re.compile(r"\s*\^\s*\{?\s*(?:\*|\\ast|\\star)")
 _EXPLICIT_RE = re.compile(r":=|\\leftarrow(?![A-Za-z])|\\gets(?![A-Za-z])")
 
@@ -185,8 +188,11 @@ def classify_definition(tex: str, defined: frozenset[str] | set[str]) -> Definit
     if ops != ["eq"]:
         return None
     lhs, rhs = sides[0].strip(), sides[1]
-    if _DECORATED_RE.search(lhs) and not _OPERATOR_RE.search(lhs) and lhs not in rhs:
-        return QUANTITY  # \hat m_t, \tilde c_t, \boldsymbol w, D^{*}(x): a new name for a value
+    bare = _SUBSCRIPT_RE.sub("", lhs)  # w_{t+1}: the '+' of a subscript is not an operator
+    if _DECORATED_RE.search(lhs) and not _OPERATOR_RE.search(bare) and lhs not in rhs:
+        return QUANTITY  # \hat m_t, \tilde c_t, \boldsymbol w_{t+1}, D^{*}(x): a new name for a value
+    if _UPDATE_LHS_RE.fullmatch(lhs) and lhs not in rhs:
+        return QUANTITY  # \Delta\theta_t = …, E[g^2]_t = … E[g^2]_{t-1}: an update rule names the new value
     lhs = _OPNAME_RE.sub(lambda m: "\\" + m.group(1), lhs)
     m = _FUNC_LHS_RE.match(lhs)
     if m:

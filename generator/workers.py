@@ -10,6 +10,7 @@ limit it hit.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import multiprocessing
 import os
 import signal
@@ -102,6 +103,7 @@ def _serve(conn: Connection, fn: Callable, limits: Limits) -> None:
     _in_worker = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business: no trace from here
     signal.signal(signal.SIGALRM, _on_alarm)
+    faulthandler.disable()  # a crash is reported by the parent as a warning, not dumped to the terminal
     try:
         import resource
         cap = limits.memory_mb * 1024 * 1024

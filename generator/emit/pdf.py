@@ -197,7 +197,7 @@ class _Renderer:
         return f'<span class="term" id="{term_id}">{inner}</span>'
 
     def _link(self, m: re.Match[str]) -> str:
-        target = m.group(1)
+        target = unquote(m.group(1))  # markdown-it percent-encodes '#基础'; the anchors are as written
         num = self.numbers.get(target)
         data = f' data-num="{num}"' if num else ""
         return f'<a class="xref" href="#{html.escape(target)}"{data}>'
@@ -340,10 +340,10 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
     html_text, diags = render_html(doc, ctx)
     for d in diags:
         print(d, file=sys.stderr)
-    debug = out / ".cache" / "pdf" / f"{ctx.deck_name}.html"
+    debug = out / ".cache" / "pdf" / f"{ctx.output_name}.html"
     write_atomic(debug, lambda tmp: tmp.write_text(html_text, encoding="utf-8"))
     fetcher = LocalFetcher(allowed_roots(doc, out))
-    target = out / f"{ctx.deck_name}.pdf"
+    target = out / f"{ctx.output_name}.pdf"
     result: dict = {}
 
     def write(tmp: Path) -> None:

@@ -46,8 +46,10 @@ def parse(tex: str, variables: Iterable[str], params: Mapping[str, float] | None
 
 
 def _bounded(expr: sympy.Basic) -> None:
-    if digits(expr) > MAX_DIGITS:
-        raise ExprError(f"a number in the expression is too large to plot (more than {MAX_DIGITS} digits)")
+    """Refuse constants that would be multiplied out exactly (the variables are computed in floating point)."""
+    for node in sympy.preorder_traversal(expr):
+        if node.args and not node.free_symbols and digits(node) > MAX_DIGITS:
+            raise ExprError(f"a number in the expression is too large to plot (more than {MAX_DIGITS} digits)")
     for node in sympy.preorder_traversal(expr):
         if isinstance(node, (sympy.Sum, sympy.Product)) and sum_terms(node) > MAX_TERMS:
             raise ExprError(f"a sum or product of more than {MAX_TERMS} terms (or a series) cannot be plotted")

@@ -73,7 +73,7 @@ def test_tolerances_are_bounded(tmp_path, comment, message):
 
 
 def test_time_limit_is_named(tmp_path):
-    body = "## Q {#q}\n\n$$\n\\sum_{k=1}^{100000} \\frac{1}{k^{2}} < 2\n$$\n"
+    body = "## Q {#big-sum}\n\n$$\n\\sum_{k=1}^{100000} \\frac{1}{k^{2}} < 2\n$$\n"
     results, diags = verify(tmp_path, body, workers.Limits(seconds=0.5))
     (w,) = diags.warnings
     assert w.message == "not checkable: time limit of 0.5 s per formula exceeded" and w.loc.line == 8

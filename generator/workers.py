@@ -1,23 +1,38 @@
-"""Run pieces of work in worker processes, each bounded in time and memory.
+"""Worker processes: bounded in time and memory, silent on Ctrl-C, never outliving their build.
 
-A formula that sends sympy into a huge computation, or a C library into a crash, must cost one
-warning, not the build: each task runs in a forked worker with an address-space cap
-(``RLIMIT_AS``) and a time budget. The worker stops a task that overruns with an alarm; when
-the task is stuck where an alarm cannot reach it (one huge integer operation), the parent kills
-the worker after a grace period and starts another. Either way the task's result says which
-limit it hit.
+Two ways in. :func:`run` checks formulas: a formula that sends sympy into a huge computation, or a
+C library into a crash, must cost one warning, not the build. Each task runs in a forked worker with
+an address-space cap (``RLIMIT_AS``) and a time budget; the worker stops a task that overruns with an
+alarm, and when the task is stuck where an alarm cannot reach it (one huge integer operation) the
+parent kills the worker after a grace period and starts another. Either way the task's result says
+which limit it hit. :func:`map_in_processes` draws figures with a plain process pool.
+
+Ctrl-C in a terminal sends SIGINT to every process of the foreground group, workers included; each
+would print its own ``KeyboardInterrupt`` trace. Workers therefore ignore SIGINT: the parent alone gets
+the interrupt, terminates them and stops. The parent also terminates them on any other error, and on
+Linux the kernel kills them if the parent dies (SIGKILL included), so no worker goes on writing after
+its build ended.
 """
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import faulthandler
 import multiprocessing
 import os
 import signal
+import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+_PR_SET_PDEATHSIG = 1
 
 GRACE = 3.0
 """Seconds past the budget before the parent kills a worker that ignores its alarm."""
@@ -101,7 +116,7 @@ _in_worker = False
 def _serve(conn: Connection, fn: Callable, limits: Limits) -> None:
     global _in_worker
     _in_worker = True
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business: no trace from here
+    _worker_setup()  # Ctrl-C is the parent's business; die with the parent
     signal.signal(signal.SIGALRM, _on_alarm)
     faulthandler.disable()  # a crash is reported by the parent as a warning, not dumped to the terminal
     try:
@@ -251,3 +266,58 @@ def _died(code: int | None, limits: Limits) -> str:
         name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
         return f"the checking process crashed ({name}); memory limit {limits.memory_mb} MB"
     return f"the checking process exited (code {code})"
+
+
+# --------------------------------------------------------------------------- a plain pool (figures)
+
+def caused_by_interrupt(exc: BaseException) -> bool:
+    """True if Ctrl-C is behind ``exc``: an interrupt inside a C extension's import (numpy's) surfaces as an
+    ImportError whose cause or context is the KeyboardInterrupt."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _worker_setup() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+
+
+def map_in_processes(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[R]:
+    """``[fn(x) for x in items]`` in ``workers`` processes.
+
+    Raises OSError when processes cannot be had or a worker died (the caller may then
+    run the work in-process).
+    """
+    methods = multiprocessing.get_all_start_methods()
+    # fork: workers inherit the parsed state and need no importable __main__ (spawn re-runs scripts)
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_setup)
+    try:
+        results = list(pool.map(fn, items))
+    except BrokenProcessPool as e:
+        _stop(pool)
+        raise OSError(f"a worker process died: {e}") from None
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown(wait=True)
+    return results
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
+    if terminate is not None:
+        terminate()
+    else:
+        for p in list((getattr(pool, "_processes", None) or {}).values()):
+            p.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)

@@ -58,8 +58,8 @@ def test_deep_nesting_never_takes_the_process_down(tmp_path):
 def test_emitters_render_deep_formulas_safely():
     for _ in range(5):  # in this very process: a crash would end the test run
         with pytest.raises(ValueError, match="nested 30 levels deep"):
-            mathrender.render(nested(30), True)
-    html = mathrender.render(nested(18), True)  # deeper than the in-process limit, within KaTeX's: isolated
+            mathrender.Katex().render(nested(30), True)
+    html = mathrender.Katex().render(nested(18), True)  # deeper than the in-process limit, within KaTeX's: isolated
     assert "katex" in html
     assert mathrender.syntax_error(nested(60))[0].startswith("nested ")
 

@@ -78,6 +78,25 @@ class BuildResult:
         return 0 if self.ok else 1
 
 
+_interrupted = False
+
+
+def _note_interrupt(unraisable) -> None:
+    """Ctrl-C that lands in a finaliser or a weakref callback is "ignored" by Python (printed with a
+    traceback, then lost): remember it instead, and stop at the next stage line."""
+    global _interrupted
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        _interrupted = True
+    else:
+        sys.__unraisablehook__(unraisable)
+
+
+def _catch_lost_interrupts() -> None:
+    global _interrupted
+    _interrupted = False
+    sys.unraisablehook = _note_interrupt
+
+
 @dataclass
 class Progress:
     """One line per stage: what it did and how long it took."""
@@ -87,6 +106,8 @@ class Progress:
     last: float = field(default_factory=time.perf_counter)
 
     def stage(self, name: str, message: str) -> None:
+        if _interrupted:
+            raise KeyboardInterrupt
         now = time.perf_counter()
         if not self.quiet:
             print(f"{name:>7}: {message} ({now - self.last:.2f} s)", file=sys.stderr, flush=True)
@@ -229,6 +250,7 @@ def check_folders(cfg: BuildConfig) -> None:
 def build(cfg: BuildConfig) -> BuildResult:
     """Build ``cfg.targets`` into ``cfg.out``; print progress and problems unless quiet."""
     check_folders(cfg)
+    _catch_lost_interrupts()
     with outdir.lock(cfg.out):
         return _build(cfg)
 
@@ -280,6 +302,7 @@ def _build(cfg: BuildConfig) -> BuildResult:
 
 def check(cfg: BuildConfig) -> int:
     check_folders(cfg)
+    _catch_lost_interrupts()
     with outdir.lock(cfg.out):
         return _check(cfg)
 

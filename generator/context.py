@@ -35,6 +35,7 @@ class BuildContext:
 
     deck_name: str = "deck"
     paper: str = "A4"
+    quiet: bool = False
     figures: Mapping[PlotBlock, Figure] = field(default_factory=dict)
     formulas: Mapping[Formula, FormulaStatus] = field(default_factory=dict)
     stats: dict = field(default_factory=dict)

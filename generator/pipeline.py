@@ -120,7 +120,7 @@ def analyse(cfg: BuildConfig, progress: Progress, draw: bool):
     doc = parse_corpus(cfg.content, diags)
     notes = sum(1 for _ in doc.notes)
     progress.stage("parse", f"{len(doc.files)} files, {sum(1 for _ in doc.chapters)} chapters, {notes} notes")
-    ctx = BuildContext(deck_name=_deck_name(doc), paper=cfg.paper)
+    ctx = BuildContext(deck_name=_deck_name(doc), paper=cfg.paper, quiet=cfg.quiet)
     verify = _stage_module("verify")
     if verify is not None:
         ctx.formulas = verify.verify_document(doc, diags, cache_dir=cfg.out / ".cache")

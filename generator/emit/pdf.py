@@ -9,11 +9,15 @@ content folder, the drawn figures, the KaTeX fonts and the templates.
 """
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 import logging
+import multiprocessing
 import os
 import re
 import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -107,7 +111,7 @@ class _Term:
 _CLOZE_RE = re.compile(r"\{\{c\d+::(.*?)\}\}", re.S)
 _PRE_RE = re.compile(r"(<pre\b.*?</pre>)", re.S)
 _TERM_RE = re.compile(r'<span class="term">(.*?)</span>', re.S)
-_LINK_RE = re.compile(r'<a href="#([^"]+)">')
+_LINK_RE = re.compile(r'<a href="#([^"]+)">(.*?)</a>', re.S)
 _TAG_RE = re.compile(r"<[^>]+>")
 
 
@@ -197,10 +201,12 @@ class _Renderer:
         return f'<span class="term" id="{term_id}">{inner}</span>'
 
     def _link(self, m: re.Match[str]) -> str:
-        target = m.group(1)
+        target, text = m.group(1), m.group(2)
         num = self.numbers.get(target)
         data = f' data-num="{num}"' if num else ""
-        return f'<a class="xref" href="#{html.escape(target)}"{data}>'
+        where = f"{num}，" if num else ""
+        return (f'<a class="xref" href="#{target}"{data}>{text}<span class="xref-page">（{where}第 '
+                f'<span class="pno" data-target="{target}"></span> 页）</span></a>')
 
     def index(self) -> list[dict]:
         def key(t: _Term) -> tuple:
@@ -336,22 +342,401 @@ def write_pdf(html_text: str, target: Path, base: Path, fetcher: LocalFetcher, p
     return len(document.pages), handler.messages
 
 
+# ---------------------------------------------------------------- parts
+#
+# The guide is laid out in parts (front matter, one per chapter, index), each its own WeasyPrint
+# document, in parallel worker processes and cached on disk by what it prints. Page numbers that
+# refer to other pages (contents, cross-references, index) are empty "slots" of the right digit
+# count in the parts; once every part's page count is known, a light overlay document per part
+# prints the slots' numbers and the "n / N" footer at the recorded places, and pdfjoin stitches
+# the pages, overlays, outline, links and one subset of each font into the PDF. An edit that keeps
+# the page count of its chapter lays out that chapter alone.
+
+PARTS_VERSION = "1"   # bump when the layout code changes what a cached part holds
+SCALE = 0.75          # CSS px → PDF points
+WORKER_TIMEOUT = 900  # seconds for one part, whatever the machine's load
+_SLOT_RE = re.compile(r'<span class="pno" data-target="([^"]*)"></span>')
+_ID_RE = re.compile(r'\bid="([^"]+)"')
+_FILE_RE = re.compile(r'(?:src|url)\(?="?(file://[^")]+)')
+_TEXT_PER_PAGE = 1600  # visible characters per page, a first guess for numbers not yet known
+
+
+@dataclass
+class _PartJob:
+    name: str
+    label: str
+    html: str      # template output with empty slots
+    weight: int    # visible text, for guessing pages before the layout
+
+
+def _visible(text: str) -> int:
+    return len(_TAG_RE.sub("", text))
+
+
+def fill_slots(text: str, pages: dict[str, int]) -> tuple[str, list[str]]:
+    """Give every slot an id and zeros as wide as the page number it will show.
+
+    Zeros, not the number: a part's layout then depends on the digit count alone, whatever the
+    numbers were when it was laid out (the overlay prints the real ones).
+    """
+    targets: list[str] = []
+
+    def sub(m: re.Match[str]) -> str:
+        targets.append(m.group(1))
+        digits = len(str(pages.get(m.group(1), 0)))
+        return f'<span class="pno" id="pno-{len(targets)}">{"0" * digits}</span>'
+    return _SLOT_RE.sub(sub, text), targets
+
+
+def _part_css(title: str) -> str:
+    """What a part adds to the guide's CSS: no footer (the overlay prints it), the title literal."""
+    quoted = title.replace("\\", "\\\\").replace('"', '\\"')
+    return (f'@page {{ @bottom-center {{ content: none; }} @top-right {{ content: "{quoted}"; }} }}\n'
+            "@page cover { @top-right { content: none; } }\n"
+            "@page chapter-start { @top-right { content: none; } }\n"
+            ".pno { visibility: hidden; }\n")
+
+
+def _overlay_css(paper: str) -> str:
+    size = PAGE_SIZES.get(paper, "A4")
+    return (f"@page {{ size: {size}; margin: 20mm 18mm 22mm 18mm;\n"
+            '  @bottom-center { content: string(folio); font: 8pt "Noto Sans CJK SC", sans-serif; color: #555; } }\n'
+            "@page cover { margin: 0; @bottom-center { content: none; } }\n"
+            "html { font-size: 10pt; } body { margin: 0; }\n"
+            "section.ov { break-before: page; position: relative; height: 0; string-set: folio attr(data-folio); }\n"
+            "section.ov:first-child { break-before: auto; }\n"
+            "section.ov.cover { page: cover; }\n"
+            ".slot { position: absolute; white-space: nowrap; }\n")
+
+
+def _overlay_html(meta: dict, first: int, total: int, pages: dict[str, int], targets: list[str]) -> str:
+    """One page per page of the part: its footer and the numbers of its slots."""
+    by_page: dict[int, list[str]] = {}
+    for sid, slot in meta["slots"].items():
+        target = targets[int(sid.removeprefix("pno-")) - 1]
+        family = ", ".join(f"'{f}'" for f in slot["family"])
+        by_page.setdefault(slot["page"], []).append(
+            f'<div class="slot" style="left: {slot["left"]:.3f}px; top: {slot["top"]:.3f}px; '
+            f'height: {slot["height"]:.3f}px; line-height: {slot["height"]:.3f}px; font-family: {family}; '
+            f'font-size: {slot["size"]:.3f}px; font-weight: {slot["weight"]}; color: {slot["color"]};">'
+            f'{pages.get(target, "?")}</div>')
+    sections = []
+    for i in range(meta["pages"]):
+        cover = meta["cover"][i]
+        sections.append(f'<section class="ov{" cover" if cover else ""}" data-folio="{first + i} / {total}">'
+                        + "".join(by_page.get(i, [])) + "</section>")
+    return ('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"></head><body>'
+            + "".join(sections) + "</body></html>")
+
+
+# -- worker side (runs in a forked process)
+
+_FONT_USE: dict[str, list] = {}
+
+
+def _font_id(data: bytes, index: int) -> str:
+    """A cheap identity for a font file: its size, index and both ends (fonts are tens of MB)."""
+    h = hashlib.sha256(f"{len(data)}:{index}:".encode())
+    h.update(data[:1 << 20])
+    h.update(data[-(1 << 20):])
+    return h.hexdigest()[:32]
+
+
+def _patch_font_embedding(fonts_dir: Path) -> None:
+    """Embed a stub instead of a subset per part: pdfjoin embeds one subset of each font for the
+    whole guide. Records which glyphs each font of this part uses, and keeps the font file."""
+    from weasyprint.pdf import fonts as wfonts
+
+    def clean(font, to_unicode, hinting):
+        digest = _font_id(font.file_content, font.index)
+        path = fonts_dir / digest
+        if not path.exists():
+            write_atomic(path, lambda tmp: tmp.write_bytes(font.file_content))
+        _FONT_USE[font.hash] = [digest, font.index, sorted(int(g) for g in to_unicode)]
+        # the tag of a subset (a face of a collection comes out as a single font)
+        font.file_content = b"OTTO" if "CFF " in font.tables else b"\0\1\0\0"
+
+    wfonts.Font.clean = clean
+
+
+def _box_text(box):
+    from weasyprint.formatting_structure import boxes
+    if isinstance(box, boxes.TextBox):
+        return box
+    for child in getattr(box, "children", ()):
+        found = _box_text(child)
+        if found is not None:
+            return found
+    return None
+
+
+def _slot_geometry(page_index: int, page_box, out: dict) -> None:
+    from weasyprint.formatting_structure import boxes
+    origin_x, origin_y = page_box.content_box_x(), page_box.content_box_y()
+    for box in page_box.descendants():
+        if not isinstance(box, boxes.InlineBox) or box.element_tag != "span":
+            continue
+        sid = box.element.get("id", "")
+        if not sid.startswith("pno-") or sid in out:
+            continue
+        text = _box_text(box)
+        if text is None:
+            continue
+        style = text.style
+        r, g, b, a = style["color"]
+        out[sid] = {"page": page_index, "left": text.position_x - origin_x, "top": text.position_y - origin_y,
+                    "height": text.height, "family": list(style["font_family"]), "size": style["font_size"],
+                    "weight": style["font_weight"],
+                    "color": f"rgba({round(r * 255)}, {round(g * 255)}, {round(b * 255)}, {a:g})"}
+
+
+def _layout_part(job: dict) -> dict:
+    """Lay out one part and write its PDF; returns what the join and the overlay need."""
+    fonts_dir = Path(job["fonts"])
+    _patch_font_embedding(fonts_dir)
+    _FONT_USE.clear()
+    fetcher = LocalFetcher([Path(r) for r in job["roots"]])
+    config = FontConfiguration()
+    sheets = [CSS(string=s, base_url=templating.TEMPLATES_DIR.as_uri() + "/", url_fetcher=fetcher,
+                  font_config=config) for s in job["sheets"]]
+    handler = _Collect()
+    logger = logging.getLogger("weasyprint")
+    logger.addHandler(handler)
+    try:
+        document = HTML(string=job["html"], base_url=job["base"], url_fetcher=fetcher).render(
+            font_config=config, stylesheets=sheets)
+        anchors, bookmarks, slots, covers = {}, [], {}, []
+        for i, page in enumerate(document.pages):
+            height = page.height
+            for name, (x, y, _, _) in page.anchors.items():
+                if not name.startswith("pno-"):
+                    anchors.setdefault(name, [i, x * SCALE, (height - y) * SCALE])
+            for level, label, (x, y), state in page.bookmarks:
+                bookmarks.append([level, label, i, x * SCALE, (height - y) * SCALE])
+            # links leave the part as "xref:" URIs; pdfjoin turns them into named destinations
+            page.links[:] = [("external", "xref:" + target, rect, box) if kind == "internal"
+                             else (kind, target, rect, box) for kind, target, rect, box in page.links]
+            _slot_geometry(i, page._page_box, slots)
+            covers.append(page._page_box.margin_top == 0 and page._page_box.margin_left == 0)
+        write_atomic(Path(job["pdf"]), lambda tmp: document.write_pdf(tmp))
+    finally:
+        logger.removeHandler(handler)
+    return {"pages": len(document.pages), "anchors": anchors, "bookmarks": bookmarks, "slots": slots,
+            "cover": covers, "fonts": dict(_FONT_USE), "errors": handler.messages, "refused": fetcher.refused}
+
+
+# -- parent side
+
+
+class _PartCache:
+    """Laid-out parts on disk, ``<key>.pdf`` + ``<key>.json``; what a build did not use is removed."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.used: set[str] = set()
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def key(self, html_text: str, sheets: list[str], base: str) -> str:
+        h = hashlib.sha256(PARTS_VERSION.encode())
+        for s in (base, *sheets, html_text):
+            h.update(s.encode() + b"\0")
+        for url in sorted(set(_FILE_RE.findall(html_text))):
+            try:  # images: a file may change under the same name
+                st = Path(url2pathname(unquote(urlsplit(url).path))).stat()
+                h.update(f"{url}:{st.st_size}:{st.st_mtime_ns}".encode())
+            except OSError:
+                h.update(url.encode())
+        return h.hexdigest()[:40]
+
+    def get(self, key: str) -> dict | None:
+        self.used.add(key)
+        try:
+            meta = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return meta if (self.folder / f"{key}.pdf").is_file() else None
+
+    def put(self, key: str, meta: dict) -> None:
+        self.used.add(key)
+        write_atomic(self.folder / f"{key}.json", lambda tmp: tmp.write_text(json.dumps(meta), encoding="utf-8"))
+
+    def pdf(self, key: str) -> Path:
+        return self.folder / f"{key}.pdf"
+
+    def prune(self) -> None:
+        for p in self.folder.iterdir():
+            if p.suffix in (".pdf", ".json") and p.stem not in self.used:
+                p.unlink(missing_ok=True)
+
+
+class _Layout:
+    """Runs part layouts in a pool of worker processes (one per core, at most two jobs at once per core)."""
+
+    def __init__(self, cache: _PartCache, roots: list[Path], fonts: Path, quiet: bool):
+        self.cache, self.roots, self.fonts, self.quiet = cache, [str(r) for r in roots], fonts, quiet
+        self.pool = None
+        self.laid_out = 0
+        self.errors: list[str] = []
+
+    def run(self, jobs: list[tuple[str, str, list[str], str]]) -> dict[str, dict]:
+        """jobs: (label, html, sheets, base); returns key → meta, laying out only what is not cached."""
+        results: dict[str, dict] = {}
+        todo = []
+        for label, text, sheets, base in jobs:
+            key = self.cache.key(text, sheets, base)
+            meta = self.cache.get(key)
+            if meta is not None:
+                results[key] = meta
+            elif key not in (k for k, *_ in todo):
+                todo.append((key, label, {"html": text, "sheets": sheets, "base": base, "roots": self.roots,
+                                          "fonts": str(self.fonts), "pdf": str(self.cache.pdf(key))}))
+        if not todo:
+            return results
+        if self.pool is None:
+            workers = max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                 else (os.cpu_count() or 1), 8))
+            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+        todo.sort(key=lambda item: -len(item[2]["html"]))  # longest first: the pool ends together
+        futures = {self.pool.submit(_layout_part, job): (key, label) for key, label, job in todo}
+        for future in as_completed(futures, timeout=WORKER_TIMEOUT * len(futures)):
+            key, label = futures[future]
+            meta = future.result()
+            self.cache.put(key, meta)
+            results[key] = meta
+            self.laid_out += meta["pages"]
+            self.errors.extend(meta["errors"])
+            if not self.quiet:
+                print(f"    pdf: laid out {label}: {meta['pages']} pages ({self.laid_out} pages so far)",
+                      file=sys.stderr, flush=True)
+        return results
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
+def _digits_match(shown: dict[str, int], exact: dict[str, int]) -> bool:
+    return all(len(str(v)) == len(str(exact.get(k, v))) for k, v in shown.items())
+
+
 def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
-    html_text, diags = render_html(doc, ctx)
+    data, diags = view(doc, ctx, build_date())
     for d in diags:
         print(d, file=sys.stderr)
-    debug = out / ".cache" / "pdf" / f"{ctx.deck_name}.html"
-    write_atomic(debug, lambda tmp: tmp.write_text(html_text, encoding="utf-8"))
-    fetcher = LocalFetcher(allowed_roots(doc, out))
+    quiet = getattr(ctx, "quiet", False)
+    parts = [_PartJob("front", "cover and contents", "", 0)]
+    parts += [_PartJob(ch.anchor, f"chapter {ch.number} {ch.title}", "", 0) for ch in data["chapters"]]
+    if data["index"]:
+        parts.append(_PartJob("index", "index", "", 0))
+    for part in parts:
+        part.html = templating.render(TEMPLATE, part=part.name, **data)
+        part.weight = _visible(part.html)
+
+    cache_dir = out / ".cache" / "pdf"
+    state_path = cache_dir / "pages.json"
+    try:
+        known: dict[str, int] = json.loads(state_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    # first guess of every anchor's page: last build's, else from the amount of text before it
+    guess: dict[str, int] = {}
+    before = 0
+    for part in parts:
+        for m in _ID_RE.finditer(part.html):
+            guess[m.group(1)] = 1 + (before + _visible(part.html[:m.start()])) // _TEXT_PER_PAGE
+        before += part.weight + _TEXT_PER_PAGE  # parts start on a new page
+    shown = {**guess, **known}
+
+    base = doc.root.resolve().as_uri() + "/"
+    sheets = stylesheets(ctx.paper) + [_part_css(data["title"])]
+    layout = _Layout(_PartCache(cache_dir / "parts"), allowed_roots(doc, out), cache_dir / "fonts", quiet)
+    try:
+        for _ in range(6):  # page numbers that change their digit count need another layout
+            filled = [fill_slots(part.html, shown) for part in parts]
+            metas = layout.run([(part.label, text, sheets, base) for part, (text, _) in zip(parts, filled)])
+            keys = [layout.cache.key(text, sheets, base) for text, _ in filled]
+            exact, first = {}, 1
+            for key in keys:
+                meta = metas[key]
+                for name, (page, _, _) in meta["anchors"].items():
+                    exact.setdefault(name, first + page)
+                first += meta["pages"]
+            used = {t for _, targets in filled for t in targets}
+            missing = used - set(exact)
+            stable = _digits_match({t: shown.get(t, 0) for t in used if t in exact}, exact)
+            shown = {**shown, **exact}
+            if stable:
+                break
+        total = first - 1
+        # overlays: numbers and footers, once the numbers are known
+        firsts, page = [], 1
+        for key in keys:
+            firsts.append(page)
+            page += metas[key]["pages"]
+        overlay_sheets = [_overlay_css(ctx.paper)]
+        overlay_jobs = [(f"page numbers of {part.label}",
+                         _overlay_html(metas[key], first_page, total, shown, targets), overlay_sheets, base)
+                        for part, key, first_page, (_, targets) in zip(parts, keys, firsts, filled)]
+        overlays = layout.run(overlay_jobs)
+        overlay_keys = [layout.cache.key(text, s, b) for _, text, s, b in overlay_jobs]
+    finally:
+        layout.close()
+
+    for name in sorted(missing):
+        print(f"{out / ctx.deck_name}.pdf: warning: link to #{name}, which is not in the guide", file=sys.stderr)
+    fonts: dict[str, tuple[int, set[int]]] = {}
+    font_of: dict[str, str] = {}
+    for key in keys + overlay_keys:
+        meta = metas.get(key) or overlays[key]
+        for fhash, (digest, index, gids) in meta["fonts"].items():
+            font_of[fhash] = digest
+            fonts.setdefault(digest, (index, set()))[1].update(gids)
+    subsets = {digest: _font_subset(cache_dir / "fonts", digest, index, gids)
+               for digest, (index, gids) in fonts.items()}
+
+    from . import pdfjoin
     target = out / f"{ctx.deck_name}.pdf"
-    result: dict = {}
-
-    def write(tmp: Path) -> None:
-        result["pages"], result["errors"] = write_pdf(html_text, tmp, doc.root, fetcher, ctx.paper)
-
-    write_atomic(target, write)
-    for message in result["errors"]:
+    pieces = [pdfjoin.Piece(layout.cache.pdf(k), layout.cache.pdf(ok), metas[k]["anchors"], metas[k]["bookmarks"])
+              for k, ok in zip(keys, overlay_keys)]
+    write_atomic(target, lambda tmp: pdfjoin.join(pieces, tmp, font_of, subsets))
+    layout.cache.prune()
+    write_atomic(state_path, lambda tmp: tmp.write_text(json.dumps(shown, sort_keys=True), encoding="utf-8"))
+    full = templating.render(TEMPLATE, part=None, **data)
+    full = _SLOT_RE.sub(lambda m: f'<span class="pno">{shown.get(m.group(1), "")}</span>', full)
+    write_atomic(cache_dir / f"{ctx.deck_name}.html", lambda tmp: tmp.write_text(full, encoding="utf-8"))
+    for message in layout.errors:
         print(f"{target}: warning: {message}", file=sys.stderr)
-    ctx.report(pdf_pages=result["pages"], pdf_math_errors=len(diags))
+    ctx.report(pdf_pages=total, pdf_math_errors=len(diags))
     return [target]
 
+
+def _font_subset(folder: Path, digest: str, index: int, gids: set[int]) -> bytes:
+    """One subset of a font file for the whole guide, glyph ids kept (the parts' text refers to them)."""
+    key = hashlib.sha256(",".join(map(str, sorted(gids))).encode()).hexdigest()[:16]
+    path = folder / f"{digest}.{key}.subset"
+    if path.is_file():
+        return path.read_bytes()
+    from types import SimpleNamespace
+
+    from weasyprint.pdf.fonts import Font
+    from weasyprint.text.ffi import ffi, harfbuzz
+    global _HB_DECLARED
+    if not _HB_DECLARED:
+        ffi.cdef("hb_blob_t * hb_blob_create (const char *data, unsigned int length, int mode, "
+                 "void *user_data, void *destroy); hb_face_t * hb_face_create (hb_blob_t *blob, unsigned int index);")
+        _HB_DECLARED = True
+    data = (folder / digest).read_bytes()
+    buffer = ffi.from_buffer(data)
+    blob = ffi.gc(harfbuzz.hb_blob_create(buffer, len(data), 1, ffi.NULL, ffi.NULL), harfbuzz.hb_blob_destroy)
+    face = ffi.gc(harfbuzz.hb_face_create(blob, index), harfbuzz.hb_face_destroy)
+    shim = SimpleNamespace(hb_face=face, missing={}, file_content=data, family=digest)
+    Font._harfbuzz_subset(shim, dict.fromkeys(sorted(gids | {0})), False)
+    result = shim.file_content
+    write_atomic(path, lambda tmp: tmp.write_bytes(result))
+    for old in folder.glob(f"{digest}.*.subset"):
+        if old != path:
+            old.unlink(missing_ok=True)
+    return result
+
+
+_HB_DECLARED = False

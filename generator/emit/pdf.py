@@ -300,7 +300,7 @@ def build_date() -> date:
 
 def render_html(doc: Document, ctx: BuildContext, built: date | None = None) -> tuple[str, list[Diagnostic]]:
     data, diags = view(doc, ctx, built or build_date())
-    return templating.render(TEMPLATE, **data), diags
+    return templating.render(TEMPLATE, part=None, **data), diags
 
 
 def stylesheets(paper: str) -> list[str]:
@@ -358,7 +358,7 @@ WORKER_TIMEOUT = 900  # seconds for one part, whatever the machine's load
 _SLOT_RE = re.compile(r'<span class="pno" data-target="([^"]*)"></span>')
 _ID_RE = re.compile(r'\bid="([^"]+)"')
 _FILE_RE = re.compile(r'(?:src|url)\(?="?(file://[^")]+)')
-_TEXT_PER_PAGE = 1600  # visible characters per page, a first guess for numbers not yet known
+_TEXT_PER_PAGE = 850   # visible characters per page (shipped content), a first guess for numbers not yet known
 
 
 @dataclass

@@ -1,20 +1,20 @@
-"""Stitch the separately laid-out parts of the PDF guide into one file (the only module that imports pypdf).
+"""Stitch the separately laid-out parts of the PDF guide into one file (the only module that imports pikepdf).
 
 Each part comes as a body PDF and an overlay PDF of the same page count (page numbers and footers,
 generator/emit/pdf.py). The join draws every overlay page over its body page as a form XObject,
 turns the parts' "xref:" link URIs into named destinations of the whole guide, rebuilds the
-outline from the parts' bookmarks, and points every font at one subset per font file.
+outline from the parts' bookmarks, and points every font at one subset per font file. qpdf
+(through pikepdf) writes compressed object streams, as WeasyPrint does.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from pypdf import PdfReader, PdfWriter
-from pypdf.generic import (ArrayObject, DecodedStreamObject, DictionaryObject, Fit, NameObject, NumberObject,
-                           TextStringObject)
+import pikepdf
+from pikepdf import Array, Dictionary, Name, String
 
-OVERLAY = NameObject("/DLOverlay")
+OVERLAY = Name("/DLOverlay")
 
 
 @dataclass
@@ -27,125 +27,113 @@ class Piece:
     """[level, label, page in the part, x, y]."""
 
 
-def _stream(writer: PdfWriter, data: bytes, **entries) -> object:
-    stream = DecodedStreamObject()
-    stream.set_data(data)
-    for key, value in entries.items():
-        stream[NameObject(f"/{key}")] = value
-    return writer._add_object(stream)
-
-
-def _form(writer: PdfWriter, page) -> object:
-    """An overlay page as a form XObject (its own resources: no name clashes with the body page)."""
-    data = page.get_contents().get_data() if page.get_contents() is not None else b""
-    resources = page["/Resources"].get_object().clone(writer)
-    return _stream(writer, data, Type=NameObject("/XObject"), Subtype=NameObject("/Form"),
-                   BBox=ArrayObject(page.mediabox), Resources=resources)
-
-
 def join(pieces: list[Piece], target: Path, font_of: dict[str, str], subsets: dict[str, bytes]) -> None:
-    writer = PdfWriter()
-    open_q = _stream(writer, b"q\n")
-    close_q = _stream(writer, b"\nQ q /DLOverlay Do Q\n")
-    starts, dests = [], {}
-    first = None
+    pdf = pikepdf.new()
+    open_q = pdf.make_stream(b"q\n")
+    close_q = pdf.make_stream(b"\nQ q /DLOverlay Do Q\n")
+    starts: list[int] = []
+    dests: dict[str, tuple[int, float, float]] = {}
+    sources = []
     for piece in pieces:
-        body, overlay = PdfReader(piece.body), PdfReader(piece.overlay)
+        body, overlay = pikepdf.open(piece.body), pikepdf.open(piece.overlay)
+        sources += [body, overlay]
         if len(body.pages) != len(overlay.pages):
             raise ValueError(f"{piece.overlay}: {len(overlay.pages)} pages for {len(body.pages)} body pages")
-        first = first or body
-        starts.append(len(writer.pages))
+        if not starts:
+            _copy_document_info(body, pdf)
+        starts.append(len(pdf.pages))
         for page, over in zip(body.pages, overlay.pages):
-            added = writer.add_page(page)
-            resources = DictionaryObject(added["/Resources"].get_object())
-            xobjects = DictionaryObject(resources.get("/XObject", DictionaryObject()).get_object())
-            xobjects[OVERLAY] = _form(writer, over)
-            resources[NameObject("/XObject")] = xobjects
-            added[NameObject("/Resources")] = resources
-            contents = added.get("/Contents")
-            parts = list(contents.get_object()) if isinstance(contents.get_object(), ArrayObject) else [contents]
-            added[NameObject("/Contents")] = ArrayObject([open_q, *parts, close_q])
+            form = pdf.copy_foreign(over.as_form_xobject())
+            pdf.pages.append(page)
+            added = pdf.pages[-1]
+            resources = Dictionary(added.obj.Resources)  # shallow copy: WeasyPrint shares one per part
+            xobjects = Dictionary(resources.get("/XObject", Dictionary()))
+            xobjects[OVERLAY] = form
+            resources.XObject = xobjects
+            added.obj.Resources = resources
+            contents = added.obj.Contents
+            parts = list(contents) if isinstance(contents, Array) else [contents]
+            added.obj.Contents = Array([open_q, *parts, close_q])
         for name, (page, x, y) in piece.anchors.items():
             dests.setdefault(name, (starts[-1] + page, x, y))
 
-    # links between parts, and the named destinations they point to
-    for page in writer.pages:
-        for annot in page.get("/Annots", []):
-            annot = annot.get_object()
+    # links between parts become named destinations of the whole guide
+    for page in pdf.pages:
+        for annot in page.obj.get("/Annots", []):
             action = annot.get("/A")
-            uri = str(action.get_object().get("/URI", "")) if action is not None else ""
+            uri = str(action.get("/URI", "")) if action is not None else ""
             if uri.startswith("xref:"):
-                del annot[NameObject("/A")]
-                annot[NameObject("/Dest")] = TextStringObject(uri[5:])
+                del annot.A
+                annot.Dest = String(uri[5:])
+    names = Array()
     for name in sorted(dests):
         index, x, y = dests[name]
-        _named(writer, name, index, x, y)
+        names.append(String(name))
+        names.append(pdf.make_indirect(Array([pdf.pages[index].obj, Name.XYZ, x, y, 0])))
+    pdf.Root.Names = Dictionary(Dests=pdf.make_indirect(Dictionary(Names=names)))
 
-    # outline: chapters and their questions, as WeasyPrint made it in each part
-    parents: dict[int, object] = {}
-    for piece, start in zip(pieces, starts):
-        for level, label, page, x, y in piece.bookmarks:
-            parent = parents.get(level - 1) if level > 1 else None
-            item = writer.add_outline_item(label, start + page, parent=parent, fit=Fit.xyz(x, y, 0))
-            parents[level] = item
-            for deeper in [k for k in parents if k > level]:
-                del parents[deeper]
+    # outline: chapters and their questions, as WeasyPrint made them in each part
+    with pdf.open_outline() as outline:
+        parents: dict[int, pikepdf.OutlineItem] = {}
+        for piece, start in zip(pieces, starts):
+            for level, label, page, x, y in piece.bookmarks:
+                item = pikepdf.OutlineItem(label, start + page, "XYZ", left=x, top=y, zoom=0)
+                parent = parents.get(level - 1)
+                (parent.children if level > 1 and parent is not None else outline.root).append(item)
+                parents[level] = item
+                for deeper in [k for k in parents if k > level]:
+                    del parents[deeper]
+    pdf.Root.PageMode = Name.UseOutlines
 
-    _share_fonts(writer, font_of, subsets)
-    if first is not None:
-        writer.add_metadata({k: v for k, v in (first.metadata or {}).items() if k != "/Producer"})
-        lang = first.trailer["/Root"].get("/Lang")
-        if lang is not None:
-            writer._root_object[NameObject("/Lang")] = TextStringObject(str(lang))
-    writer._root_object[NameObject("/PageMode")] = NameObject("/UseOutlines")
-    writer._ID = None
-    with open(target, "wb") as f:
-        writer.write(f)
-
-
-def _named(writer: PdfWriter, name: str, index: int, x: float, y: float) -> None:
-    from pypdf.generic import Destination
-    dest = Destination(TextStringObject(name), writer.pages[index].indirect_reference, Fit.xyz(x, y, 0))
-    writer.add_named_destination_object(dest)
+    _share_fonts(pdf, font_of, subsets)
+    pdf.remove_unreferenced_resources()
+    pdf.save(target, object_stream_mode=pikepdf.ObjectStreamMode.generate, compress_streams=True,
+             static_id=True, deterministic_id=False)
+    for src in sources:
+        src.close()
 
 
-def _share_fonts(writer: PdfWriter, font_of: dict[str, str], subsets: dict[str, bytes]) -> None:
+def _copy_document_info(src: pikepdf.Pdf, pdf: pikepdf.Pdf) -> None:
+    """Title, dates and language, as WeasyPrint wrote them for the first part."""
+    if "/Info" in src.trailer:
+        info = pdf.make_indirect(Dictionary({k: v for k, v in src.trailer.Info.items() if k != "/Producer"}))
+        pdf.trailer.Info = info
+    if "/Lang" in src.Root:
+        pdf.Root.Lang = src.Root.Lang
+
+
+def _fonts(resources) -> list:
+    fonts = resources.get("/Font") if resources is not None else None
+    return list(fonts.values()) if fonts is not None else []
+
+
+def _share_fonts(pdf: pikepdf.Pdf, font_of: dict[str, str], subsets: dict[str, bytes]) -> None:
     """Every part embedded a stub; point each font at the one subset of its file."""
-    streams: dict[tuple[str, str], object] = {}
-    seen: set[int] = set()
-
-    def fonts_of(resources):
-        fonts = resources.get_object().get("/Font") if resources is not None else None
-        return fonts.get_object().values() if fonts is not None else []
-
+    streams: dict[tuple[str, str], pikepdf.Stream] = {}
+    seen: set[tuple[int, int]] = set()
     todo = []
-    for page in writer.pages:
-        resources = page.get("/Resources")
-        todo.extend(fonts_of(resources))
-        xobjects = resources.get_object().get("/XObject") if resources is not None else None
-        if xobjects is not None and OVERLAY in xobjects.get_object():
-            todo.extend(fonts_of(xobjects.get_object()[OVERLAY].get_object().get("/Resources")))
-    for ref in todo:
-        font = ref.get_object()
-        if id(font) in seen or font.get("/Subtype") != "/Type0":
+    for page in pdf.pages:
+        resources = page.obj.get("/Resources")
+        todo += _fonts(resources)
+        xobjects = resources.get("/XObject") if resources is not None else None
+        if xobjects is not None and OVERLAY in xobjects:
+            todo += _fonts(xobjects[OVERLAY].get("/Resources"))
+    for font in todo:
+        if font.objgen in seen or font.get("/Subtype") != "/Type0":
             continue
-        seen.add(id(font))
-        fhash = str(font["/BaseFont"]).lstrip("/").split("+", 1)[0]
-        digest = font_of.get(fhash)
+        seen.add(font.objgen)
+        digest = font_of.get(str(font.BaseFont).lstrip("/").split("+", 1)[0])
         if digest is None or digest not in subsets:
             continue
-        descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"].get_object()
+        descriptor = font.DescendantFonts[0].FontDescriptor
         for key in ("/FontFile3", "/FontFile2"):
-            if key in descriptor:
-                if (digest, key) not in streams:
-                    old = descriptor[key].get_object()
-                    extra = {k.lstrip("/"): v for k, v in old.items()
-                             if k in ("/Subtype",)}
-                    if key == "/FontFile2":
-                        extra["Length1"] = NumberObject(len(subsets[digest]))
-                    stream = DecodedStreamObject()
-                    stream.set_data(subsets[digest])
-                    for k, v in extra.items():
-                        stream[NameObject(f"/{k}")] = v
-                    streams[(digest, key)] = writer._add_object(stream.flate_encode())
-                descriptor[NameObject(key)] = streams[(digest, key)]
+            if key not in descriptor:
+                continue
+            if (digest, key) not in streams:
+                stream = pdf.make_stream(subsets[digest])
+                if key == "/FontFile3":
+                    stream.Subtype = descriptor[key].get("/Subtype", Name.OpenType)
+                else:
+                    stream.Length1 = len(subsets[digest])
+                streams[(digest, key)] = stream
+            descriptor[key] = streams[(digest, key)]

@@ -9,6 +9,7 @@ content folder, the drawn figures, the KaTeX fonts and the templates.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import html
 import json
@@ -28,7 +29,7 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
-from .. import highlight, mathrender, templating
+from .. import highlight, mathrender, mathsvg, templating
 from ..context import BuildContext, write_atomic
 from ..location import Diagnostic
 from ..model import CheckBlock, Document, Formula, Fragment, Image, Note, PlotBlock, fill
@@ -137,8 +138,8 @@ def _plain(text: str) -> str:
 class _Renderer:
     """Fills fragments for print: KaTeX, figures, check boxes, images, index anchors."""
 
-    def __init__(self, doc: Document, ctx: BuildContext, numbers: dict[str, str]):
-        self.doc, self.ctx, self.numbers = doc, ctx, numbers
+    def __init__(self, doc: Document, ctx: BuildContext, numbers: dict[str, str], svg=None):
+        self.doc, self.ctx, self.numbers, self.svg = doc, ctx, numbers, svg
         self.diags: list[Diagnostic] = []
         self.terms: dict[str, _Term] = {}
         self._term_ids = 0
@@ -146,8 +147,9 @@ class _Renderer:
 
     # -- placeholders
     def formula(self, f: Formula, *, mark: bool = True) -> str:
+        found = self.svg.get(f.tex, f.display) if self.svg is not None else None
         try:
-            out = mathrender.render(f.tex, f.display)
+            out = _svg_img(f.tex, found) if found is not None else mathrender.render(f.tex, f.display)
         except ValueError as e:
             if f not in self._bad:
                 self._bad.add(f)
@@ -217,6 +219,26 @@ class _Renderer:
                 for t in sorted(self.terms.values(), key=key)]
 
 
+def _svg_img(tex: str, svg) -> str:
+    """A MathJax formula as an image sized in em of the math font (see ``.math-svg`` in guide.css)."""
+    data = base64.b64encode(svg.svg.encode()).decode()
+    return (f'<img class="math-svg" alt="{html.escape(tex)}" style="width: {svg.width:.3f}em; '
+            f'height: {svg.height:.3f}em; vertical-align: {svg.valign:.3f}em" src="data:image/svg+xml;base64,{data}">')
+
+
+def formulas_of(doc: Document) -> list[tuple[str, bool]]:
+    """Every formula the guide prints, as (TeX, display)."""
+    out = []
+    for chap in doc.chapters:
+        frags = [chap.intro] + [f for note in chap.notes for f in _all_fragments(note)]
+        for frag in frags:
+            if frag is None:
+                continue
+            out += [(f.tex, f.display) for f in frag.formulas]
+            out += [(f.tex, False) for c in frag.checks for f in c.lines]
+    return out
+
+
 def _keep_together(note: Note) -> bool:
     """Short answers are not split across pages (long ones would leave half-empty pages)."""
     frags = [note.answer] + ([note.details] if note.details else [])
@@ -239,7 +261,7 @@ def _label(note: Note) -> str:
     return re.sub(r"(?<!\\)\$+([^$]*)\$+", math, note.heading_text).replace("\\$", "$").strip()
 
 
-def view(doc: Document, ctx: BuildContext, built: date) -> tuple[dict, list[Diagnostic]]:
+def view(doc: Document, ctx: BuildContext, built: date, svg=None) -> tuple[dict, list[Diagnostic]]:
     """The template's data: everything already rendered to HTML strings."""
     chapters = list(doc.chapters)
     numbers: dict[str, str] = {}
@@ -247,7 +269,7 @@ def view(doc: Document, ctx: BuildContext, built: date) -> tuple[dict, list[Diag
         for qi, note in enumerate(chap.notes, 1):
             numbers[note.id] = f"{ci}.{qi}"
     slugs_seen: set[str] = set()
-    r = _Renderer(doc, ctx, numbers)
+    r = _Renderer(doc, ctx, numbers, svg)
     out_chapters = []
     for ci, chap in enumerate(chapters, 1):
         anchor = f"chapter-{ci}"
@@ -352,7 +374,7 @@ def write_pdf(html_text: str, target: Path, base: Path, fetcher: LocalFetcher, p
 # the pages, overlays, outline, links and one subset of each font into the PDF. An edit that keeps
 # the page count of its chapter lays out that chapter alone.
 
-PARTS_VERSION = "1"   # bump when the layout code changes what a cached part holds
+PARTS_VERSION = "2"   # bump when the layout code changes what a cached part holds
 SCALE = 0.75          # CSS px → PDF points
 WORKER_TIMEOUT = 900  # seconds for one part, whatever the machine's load
 _SLOT_RE = re.compile(r'<span class="pno" data-target="([^"]*)"></span>')
@@ -365,8 +387,7 @@ _TEXT_PER_PAGE = 850   # visible characters per page (shipped content), a first 
 class _PartJob:
     name: str
     label: str
-    html: str      # template output with empty slots
-    weight: int    # visible text, for guessing pages before the layout
+    html: str = ""  # template output with empty slots
 
 
 def _visible(text: str) -> int:
@@ -578,7 +599,7 @@ class _Layout:
         self.laid_out = 0
         self.errors: list[str] = []
 
-    def run(self, jobs: list[tuple[str, str, list[str], str]]) -> dict[str, dict]:
+    def run(self, jobs: list[tuple[str, str, list[str], str]], verbose: bool = True) -> dict[str, dict]:
         """jobs: (label, html, sheets, base); returns key → meta, laying out only what is not cached."""
         results: dict[str, dict] = {}
         todo = []
@@ -603,9 +624,10 @@ class _Layout:
             meta = future.result()
             self.cache.put(key, meta)
             results[key] = meta
-            self.laid_out += meta["pages"]
             self.errors.extend(meta["errors"])
-            if not self.quiet:
+            if verbose:
+                self.laid_out += meta["pages"]
+            if verbose and not self.quiet:
                 print(f"    pdf: laid out {label}: {meta['pages']} pages ({self.laid_out} pages so far)",
                       file=sys.stderr, flush=True)
         return results
@@ -620,17 +642,23 @@ def _digits_match(shown: dict[str, int], exact: dict[str, int]) -> bool:
 
 
 def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
-    data, diags = view(doc, ctx, build_date())
+    quiet = getattr(ctx, "quiet", False)
+    svg = mathsvg.Renderer(out / ".cache" / "mathsvg.json")
+    why_not = svg.available()
+    if why_not is None:
+        svg.prepare(formulas_of(doc))
+    else:
+        print(f"warning: formulas typeset with KaTeX HTML (slower to lay out): {why_not}", file=sys.stderr)
+        svg = None
+    data, diags = view(doc, ctx, build_date(), svg)
     for d in diags:
         print(d, file=sys.stderr)
-    quiet = getattr(ctx, "quiet", False)
-    parts = [_PartJob("front", "cover and contents", "", 0)]
-    parts += [_PartJob(ch.anchor, f"chapter {ch.number} {ch.title}", "", 0) for ch in data["chapters"]]
+    parts = [_PartJob("front", "cover and contents")]
+    parts += [_PartJob(ch.anchor, f"chapter {ch.number} {ch.title}") for ch in data["chapters"]]
     if data["index"]:
-        parts.append(_PartJob("index", "index", "", 0))
+        parts.append(_PartJob("index", "index"))
     for part in parts:
         part.html = templating.render(TEMPLATE, part=part.name, **data)
-        part.weight = _visible(part.html)
 
     cache_dir = out / ".cache" / "pdf"
     state_path = cache_dir / "pages.json"
@@ -640,11 +668,12 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
         known = {}
     # first guess of every anchor's page: last build's, else from the amount of text before it
     guess: dict[str, int] = {}
-    before = 0
-    for part in parts:
-        for m in _ID_RE.finditer(part.html):
-            guess[m.group(1)] = 1 + (before + _visible(part.html[:m.start()])) // _TEXT_PER_PAGE
-        before += part.weight + _TEXT_PER_PAGE  # parts start on a new page
+    if any(t not in known for part in parts for t in _SLOT_RE.findall(part.html)):
+        before = 0
+        for part in parts:
+            for m in _ID_RE.finditer(part.html):
+                guess[m.group(1)] = 1 + (before + _visible(part.html[:m.start()])) // _TEXT_PER_PAGE
+            before += _visible(part.html) + _TEXT_PER_PAGE  # parts start on a new page
     shown = {**guess, **known}
 
     base = doc.root.resolve().as_uri() + "/"
@@ -677,7 +706,7 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
         overlay_jobs = [(f"page numbers of {part.label}",
                          _overlay_html(metas[key], first_page, total, shown, targets), overlay_sheets, base)
                         for part, key, first_page, (_, targets) in zip(parts, keys, firsts, filled)]
-        overlays = layout.run(overlay_jobs)
+        overlays = layout.run(overlay_jobs, verbose=False)
         overlay_keys = [layout.cache.key(text, s, b) for _, text, s, b in overlay_jobs]
     finally:
         layout.close()
@@ -700,6 +729,8 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
               for k, ok in zip(keys, overlay_keys)]
     write_atomic(target, lambda tmp: pdfjoin.join(pieces, tmp, font_of, subsets))
     layout.cache.prune()
+    if svg is not None:
+        svg.save()
     write_atomic(state_path, lambda tmp: tmp.write_text(json.dumps(shown, sort_keys=True), encoding="utf-8"))
     full = templating.render(TEMPLATE, part=None, **data)
     full = _SLOT_RE.sub(lambda m: f'<span class="pno">{shown.get(m.group(1), "")}</span>', full)

@@ -108,10 +108,3 @@ def test_incremental_builds_equal_scratch_builds(corpus):
     write(corpus / "content", "b2.md", chapter(9, 2, "c3.q1"))
     pdf = same_as_scratch(corpus)
     assert [t for t, _ in outline(pdf) if t.startswith("第")][2] == "第 3 章\u3000第9组问题"
-
-
-def test_no_op_and_forced_rebuilds_give_the_same_bytes(corpus):
-    first = build(corpus, "build").read_bytes()
-    assert run("build", "--only", "pdf", "-q", "--force") == 0
-    (pdf,) = (corpus / "build").glob("*.pdf")
-    assert pdf.read_bytes() == first

@@ -554,7 +554,6 @@ class _PartCache:
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self.used: set[str] = set()
         folder.mkdir(parents=True, exist_ok=True)
 
     def key(self, html_text: str, sheets: list[str], base: str) -> str:
@@ -570,7 +569,6 @@ class _PartCache:
         return h.hexdigest()[:40]
 
     def get(self, key: str) -> dict | None:
-        self.used.add(key)
         try:
             meta = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -578,15 +576,15 @@ class _PartCache:
         return meta if (self.folder / f"{key}.pdf").is_file() else None
 
     def put(self, key: str, meta: dict) -> None:
-        self.used.add(key)
         write_atomic(self.folder / f"{key}.json", lambda tmp: tmp.write_text(json.dumps(meta), encoding="utf-8"))
 
     def pdf(self, key: str) -> Path:
         return self.folder / f"{key}.pdf"
 
-    def prune(self) -> None:
+    def prune(self, keep: set[str]) -> None:
+        """Remove every part but ``keep`` (the final layout of each part)."""
         for p in self.folder.iterdir():
-            if p.suffix in (".pdf", ".json") and p.stem not in self.used:
+            if p.suffix in (".pdf", ".json") and p.stem not in keep:
                 p.unlink(missing_ok=True)
 
 
@@ -728,7 +726,7 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
     pieces = [pdfjoin.Piece(layout.cache.pdf(k), layout.cache.pdf(ok), metas[k]["anchors"], metas[k]["bookmarks"])
               for k, ok in zip(keys, overlay_keys)]
     write_atomic(target, lambda tmp: pdfjoin.join(pieces, tmp, font_of, subsets))
-    layout.cache.prune()
+    layout.cache.prune(set(keys) | set(overlay_keys))
     if svg is not None:
         svg.save()
     write_atomic(state_path, lambda tmp: tmp.write_text(json.dumps(shown, sort_keys=True), encoding="utf-8"))

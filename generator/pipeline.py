@@ -118,6 +118,7 @@ def analyse(cfg: BuildConfig, progress: Progress, draw: bool):
         raise GeneratorError(f"content folder '{cfg.content}' does not exist")
     diags = Diagnostics()
     doc = parse_corpus(cfg.content, diags)
+    importlib.import_module("generator.lint").lint_document(doc, diags)  # card-quality warnings
     notes = sum(1 for _ in doc.notes)
     progress.stage("parse", f"{len(doc.files)} files, {sum(1 for _ in doc.chapters)} chapters, {notes} notes")
     ctx = BuildContext(deck_name=_deck_name(doc), paper=cfg.paper, quiet=cfg.quiet)

@@ -597,12 +597,11 @@ class _Layout:
         self.laid_out = 0
         self.errors: list[str] = []
 
-    def run(self, jobs: list[tuple[str, str, list[str], str]], verbose: bool = True) -> dict[str, dict]:
-        """jobs: (label, html, sheets, base); returns key → meta, laying out only what is not cached."""
+    def run(self, jobs: list[tuple[str, str, str, list[str], str]], verbose: bool = True) -> dict[str, dict]:
+        """jobs: (key, label, html, sheets, base); returns key → meta, laying out only what is not cached."""
         results: dict[str, dict] = {}
         todo = []
-        for label, text, sheets, base in jobs:
-            key = self.cache.key(text, sheets, base)
+        for key, label, text, sheets, base in jobs:
             meta = self.cache.get(key)
             if meta is not None:
                 results[key] = meta
@@ -680,8 +679,9 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
     try:
         for _ in range(6):  # page numbers that change their digit count need another layout
             filled = [fill_slots(part.html, shown) for part in parts]
-            metas = layout.run([(part.label, text, sheets, base) for part, (text, _) in zip(parts, filled)])
             keys = [layout.cache.key(text, sheets, base) for text, _ in filled]
+            metas = layout.run([(key, part.label, text, sheets, base)
+                                for key, part, (text, _) in zip(keys, parts, filled)])
             exact, first = {}, 1
             for key in keys:
                 meta = metas[key]
@@ -701,11 +701,11 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
             firsts.append(page)
             page += metas[key]["pages"]
         overlay_sheets = [_overlay_css(ctx.paper)]
-        overlay_jobs = [(f"page numbers of {part.label}",
-                         _overlay_html(metas[key], first_page, total, shown, targets), overlay_sheets, base)
-                        for part, key, first_page, (_, targets) in zip(parts, keys, firsts, filled)]
-        overlays = layout.run(overlay_jobs, verbose=False)
-        overlay_keys = [layout.cache.key(text, s, b) for _, text, s, b in overlay_jobs]
+        overlay_html = [_overlay_html(metas[key], first_page, total, shown, targets)
+                        for key, first_page, (_, targets) in zip(keys, firsts, filled)]
+        overlay_keys = [layout.cache.key(text, overlay_sheets, base) for text in overlay_html]
+        overlays = layout.run([(key, f"page numbers of {part.label}", text, overlay_sheets, base)
+                               for key, part, text in zip(overlay_keys, parts, overlay_html)], verbose=False)
     finally:
         layout.close()
 

@@ -380,7 +380,6 @@ WORKER_TIMEOUT = 900  # seconds for one part, whatever the machine's load
 _SLOT_RE = re.compile(r'<span class="pno" data-target="([^"]*)"></span>')
 _ID_RE = re.compile(r'\bid="([^"]+)"')
 _FILE_RE = re.compile(r'(?:src|url)\(?="?(file://[^")]+)')
-_TEXT_PER_PAGE = 850   # visible characters per page (shipped content), a first guess for numbers not yet known
 
 
 @dataclass
@@ -390,8 +389,26 @@ class _PartJob:
     html: str = ""  # template output with empty slots
 
 
-def _visible(text: str) -> int:
-    return len(_TAG_RE.sub("", text))
+def guess_pages(parts: list[str]) -> dict[str, int]:
+    """Every anchor's page as estimated from the parts' HTML before any layout (the first part is the
+    contents, denser than the chapters). Fitted on the shipped content; a wrong digit count only
+    costs the parts showing it a second layout."""
+    guess: dict[str, int] = {}
+    before = 0.0
+    for i, text in enumerate(parts):
+        per_page = 1500 if i == 0 else 1100
+        last = 0
+        for m in _ID_RE.finditer(text):
+            before += _weight(text[last:m.start()], per_page)
+            last = m.start()
+            guess[m.group(1)] = 1 + int(before)
+        before = float(int(before + _weight(text[last:], per_page)) + 1)  # parts start on a new page
+    return guess
+
+
+def _weight(html_text: str, per_page: int) -> float:
+    """Pages a piece of a part takes, roughly: its text, and display formulas (about 0.15 page each)."""
+    return len(_TAG_RE.sub("", html_text)) / per_page + 0.15 * html_text.count('class="math-display"')
 
 
 def fill_slots(text: str, pages: dict[str, int]) -> tuple[str, list[str]]:
@@ -666,11 +683,7 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
     # first guess of every anchor's page: last build's, else from the amount of text before it
     guess: dict[str, int] = {}
     if any(t not in known for part in parts for t in _SLOT_RE.findall(part.html)):
-        before = 0
-        for part in parts:
-            for m in _ID_RE.finditer(part.html):
-                guess[m.group(1)] = 1 + (before + _visible(part.html[:m.start()])) // _TEXT_PER_PAGE
-            before += _visible(part.html) + _TEXT_PER_PAGE  # parts start on a new page
+        guess = guess_pages([part.html for part in parts])
     shown = {**guess, **known}
 
     base = doc.root.resolve().as_uri() + "/"

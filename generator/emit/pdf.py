@@ -435,12 +435,12 @@ def _part_css(title: str) -> str:
             ".pno { visibility: hidden; }\n")
 
 
-def _overlay_css(paper: str) -> str:
-    size = PAGE_SIZES.get(paper, "A4")
-    return (f"@page {{ size: {size}; margin: 20mm 18mm 22mm 18mm;\n"
-            '  @bottom-center { content: string(folio); font: 8pt "Noto Sans CJK SC", sans-serif; color: #555; } }\n'
-            "@page cover { margin: 0; @bottom-center { content: none; } }\n"
-            "html { font-size: 10pt; } body { margin: 0; }\n"
+def _overlay_css() -> str:
+    """Added to the guide's CSS (same pages and margins): the footer, and the slots' numbers."""
+    return ('@page { @top-left { content: none; } @top-right { content: none; }\n'
+            '  @bottom-center { content: string(folio); } }\n'
+            "@page cover { background: none; @bottom-center { content: none; } }\n"
+            "body { margin: 0; }\n"
             "section.ov { break-before: page; position: relative; height: 0; string-set: folio attr(data-folio); }\n"
             "section.ov:first-child { break-before: auto; }\n"
             "section.ov.cover { page: cover; }\n"
@@ -713,7 +713,7 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
         for key in keys:
             firsts.append(page)
             page += metas[key]["pages"]
-        overlay_sheets = [_overlay_css(ctx.paper)]
+        overlay_sheets = stylesheets(ctx.paper)[2:] + [_overlay_css()]  # guide.css and the page size
         overlay_html = [_overlay_html(metas[key], first_page, total, shown, targets)
                         for key, first_page, (_, targets) in zip(keys, firsts, filled)]
         overlay_keys = [layout.cache.key(text, overlay_sheets, base) for text in overlay_html]

@@ -31,7 +31,7 @@ from weasyprint.urls import URLFetcher
 
 from .. import highlight, mathrender, mathsvg, templating
 from ..context import BuildContext, write_atomic
-from ..location import Diagnostic
+from ..location import Diagnostic, GeneratorError
 from ..model import CheckBlock, Document, Formula, Fragment, Image, Note, PlotBlock, fill
 
 TEMPLATE = "guide.html.j2"
@@ -633,18 +633,26 @@ class _Layout:
             self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
         todo.sort(key=lambda item: -len(item[2]["html"]))  # longest first: the pool ends together
         futures = {self.pool.submit(_layout_part, job): (key, label) for key, label, job in todo}
-        for future in as_completed(futures, timeout=WORKER_TIMEOUT * len(futures)):
-            key, label = futures[future]
-            meta = future.result()
-            self.cache.put(key, meta)
-            results[key] = meta
-            self.errors.extend(meta["errors"])
-            if verbose:
-                self.laid_out += meta["pages"]
-            if verbose and not self.quiet:
+        try:
+            for future in as_completed(futures, timeout=WORKER_TIMEOUT * len(futures)):
+                key, label = futures[future]
+                meta = future.result()
+                self._done(key, label, meta, results, verbose)
+        except Exception as e:  # a worker that crashed, ran out of time or hit a WeasyPrint bug
+            for future in futures:
+                future.cancel()
+            raise GeneratorError(f"PDF layout failed: {type(e).__name__}: {e}") from None
+        return results
+
+    def _done(self, key: str, label: str, meta: dict, results: dict, verbose: bool) -> None:
+        self.cache.put(key, meta)
+        results[key] = meta
+        self.errors.extend(meta["errors"])
+        if verbose:
+            self.laid_out += meta["pages"]
+            if not self.quiet:
                 print(f"    pdf: laid out {label}: {meta['pages']} pages ({self.laid_out} pages so far)",
                       file=sys.stderr, flush=True)
-        return results
 
     def close(self) -> None:
         if self.pool is not None:

@@ -5,23 +5,25 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 GEN := $(BIN)/python -m generator
+# NAME=… sets the output file name (default: the main deck's name, made safe for a file name)
+NAMEOPT := $(if $(NAME),--name "$(NAME)")
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: deck pdf html all check ids test golden bench clean setup sysdeps sysdeps-test
 
 deck: $(STAMP) sysdeps
-	$(GEN) build --only deck --content $(CONTENT) --out $(OUT)
+	$(GEN) build --only deck --content $(CONTENT) --out $(OUT) $(NAMEOPT)
 
 # The HTML cheat sheet inlines the KaTeX CSS and fonts (npm assets, sysdeps).
 html: $(STAMP) sysdeps
-	$(GEN) build --only html --content $(CONTENT) --out $(OUT)
+	$(GEN) build --only html --content $(CONTENT) --out $(OUT) $(NAMEOPT)
 
 # The PDF study guide needs the CJK fonts and the KaTeX fonts (sysdeps).
 pdf: $(STAMP) sysdeps
-	$(GEN) build --only pdf --content $(CONTENT) --out $(OUT)
+	$(GEN) build --only pdf --content $(CONTENT) --out $(OUT) $(NAMEOPT)
 
 all: $(STAMP) sysdeps
-	$(GEN) build --only deck,pdf,html --content $(CONTENT) --out $(OUT)
+	$(GEN) build --only deck,pdf,html --content $(CONTENT) --out $(OUT) $(NAMEOPT)
 
 check: $(STAMP) sysdeps
 	$(GEN) check --content $(CONTENT) --out $(OUT)

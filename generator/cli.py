@@ -15,6 +15,8 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--content", type=Path, default=Path("content"), help="content folder (default: content)")
     common.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build)")
+    common.add_argument("--name", help="output file name without extension (default: the main deck's name, "
+                                       "made safe for a file name)")
     common.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     common.add_argument("--strict", action="store_true", help="treat warnings as errors")
     b = sub.add_parser("build", parents=[common], help="check the content and write the outputs")
@@ -31,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from . import pipeline
 
-    cfg = pipeline.BuildConfig(content=args.content, out=args.out, quiet=args.quiet, strict=args.strict)
+    cfg = pipeline.BuildConfig(content=args.content, out=args.out, quiet=args.quiet, strict=args.strict,
+                               name=args.name)
     try:
         if args.command == "build":
             targets = tuple(t.strip() for t in args.only.split(",") if t.strip())
@@ -54,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if diags.errors else 0
     except GeneratorError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # a disk or permission problem, not a bug: say which file, no traceback
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {where}{e.strerror or e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .model import Formula, PlotBlock
+from .sanitise import file_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +35,18 @@ class BuildContext:
     """Read-only results of the verify and draw stages, and build options."""
 
     deck_name: str = "deck"
+    """The main top-level deck: the title of the PDF and the cheat sheet."""
+    output_name: str = ""
+    """Stem of every output file, safe on every OS; default ``sanitise.file_name(deck_name)``."""
     paper: str = "A4"
     quiet: bool = False
     figures: Mapping[PlotBlock, Figure] = field(default_factory=dict)
     formulas: Mapping[Formula, FormulaStatus] = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.output_name:
+            self.output_name = file_name(self.deck_name)
 
     def figure(self, plot: PlotBlock) -> Figure | None:
         return self.figures.get(plot)

@@ -6,6 +6,7 @@ from functools import lru_cache
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
+from pygments.token import STANDARD_TYPES
 from pygments.util import ClassNotFound
 
 _FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
@@ -27,3 +28,8 @@ def css(dark: bool = False, scope: str = ".highlight") -> str:
     """Pygments class styles; a colour-blind-safe light style and a dark one."""
     style = "monokai" if dark else "default"
     return HtmlFormatter(style=style, cssclass="highlight").get_style_defs(scope)
+
+
+def token_classes() -> frozenset[str]:
+    """Every class name :func:`block` can put on a token (for the sanitiser's allow-list)."""
+    return frozenset(c for c in STANDARD_TYPES.values() if c) | {"highlight", "hll"}

@@ -8,6 +8,7 @@ from .location import Diagnostics
 from .parse import content_files, make_parser, parse_file
 
 _EOL_RE = re.compile(r"(\r\n|\n|\r)?$")
+_LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 
 
 def write_ids(root: Path, diags: Diagnostics) -> list[tuple[Path, int, str]]:
@@ -22,7 +23,9 @@ def write_ids(root: Path, diags: Diagnostics) -> list[tuple[Path, int, str]]:
         if not missing:
             continue
         data = path.read_bytes().decode("utf-8")
-        lines = data.splitlines(keepends=True)
+        # Split exactly where the parser does (\r\n, \r, \n), not at U+2028, form feeds and the
+        # other breaks str.splitlines knows: else the id lands in the wrong line (issue 16).
+        lines = _LINE_RE.findall(data)
         taken = {n.id for c in sf.chapters for n in c.notes if n.id_explicit}
         for note in missing:
             new_id, k = note.id, 2

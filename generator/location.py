@@ -27,7 +27,7 @@ class SourceLocation:
 class Diagnostic:
     loc: SourceLocation
     severity: str
-    """"error" or "warning"."""
+    """"error", "warning" or "note" (information only, never fails a build)."""
     message: str
 
     def __str__(self) -> str:
@@ -45,6 +45,9 @@ class Diagnostics:
 
     def warning(self, loc: SourceLocation, message: str) -> None:
         self.items.append(Diagnostic(loc, "warning", message))
+
+    def note(self, loc: SourceLocation, message: str) -> None:
+        self.items.append(Diagnostic(loc, "note", message))
 
     def extend(self, other: Diagnostics) -> None:
         self.items.extend(other.items)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
 
-import nh3
 import yaml
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
@@ -16,7 +16,8 @@ from mdit_py_plugins.attrs import attrs_plugin
 from mdit_py_plugins.container import container_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
-from . import highlight
+from . import highlight, sanitise
+from .structure import check_structure
 from .location import Diagnostics, SourceLocation
 from .model import (Chapter, CheckBlock, CodeBlock, Document, Formula, Fragment, Image, Link, Note,
                     PlotBlock, SourceFile, marker)
@@ -26,17 +27,9 @@ HEADING_ID_RE = re.compile(r"\s*\{#([^}]*)\}\s*$")
 CLOZE_RE = re.compile(r"\{\{c\d+::")
 FRONT_KEYS = {"deck": str, "tags": list, "title": str, "order": int}
 
-_TAGS = set(nh3.ALLOWED_TAGS) | {"details", "summary", "mark", "kbd", "figure", "figcaption"}
-_ATTRS = {"*": {"class", "id", "title", "lang"}, "a": {"href"}, "td": {"align", "style"},
-          "th": {"align", "style"}, "ol": {"start"}}
-_ALIGN_STYLE = {"text-align"}
-
-
-def sanitise(html: str) -> str:
-    """Keep ordinary formatting; drop scripts, event handlers and javascript: links."""
-    return nh3.clean(html, tags=_TAGS, attributes=_ATTRS, link_rel=None,
-                     url_schemes={"http", "https", "mailto"},
-                     filter_style_properties=_ALIGN_STYLE)
+MAX_FILE_BYTES = 32 * 1024 * 1024
+# attributes markdown-it itself writes; everything else on a token came from '{…}'
+_OWN_ATTRS = {"link_open": {"title"}, "image": {"src", "alt", "title"}}
 
 
 def _heading_ids(state) -> None:
@@ -101,6 +94,16 @@ class _Collect:
     def loc(self, line: int, col: int = 0) -> SourceLocation:
         return SourceLocation(self.path, line, col)
 
+    def checked(self, f: Formula) -> Formula:
+        """Report TeX that would link, load or add markup in a reviewer's MathJax."""
+        problem = sanitise.tex_problem(f.tex)
+        if problem:
+            self.diags.error(f.loc, problem[0])
+        return f
+
+    def formula(self, f: Formula) -> None:
+        self.formulas.append(self.checked(f))
+
 
 def _env(env) -> _Collect:
     return env["collect"]
@@ -111,7 +114,7 @@ def _inline_math(self, tokens, idx, options, env) -> str:
     line = tok.meta.get("line", 1)
     text = c.source_lines[line - 1] if 0 < line <= len(c.source_lines) else ""
     col = text.find("$" + tok.content) + 1
-    c.formulas.append(Formula(tok.content.strip(), tok.type == "math_inline_double", c.loc(line, col)))
+    c.formula(Formula(tok.content.strip(), tok.type == "math_inline_double", c.loc(line, col)))
     return marker("F", len(c.formulas) - 1)
 
 
@@ -119,7 +122,7 @@ def _block_math(self, tokens, idx, options, env) -> str:
     c, tok = _env(env), tokens[idx]
     line = tok.map[0] + 1
     text = c.source_lines[line - 1]
-    c.formulas.append(Formula(tok.content.strip(), True, c.loc(line, text.find("$$") + 1)))
+    c.formula(Formula(tok.content.strip(), True, c.loc(line, text.find("$$") + 1)))
     return f'<div class="math-display">{marker("F", len(c.formulas) - 1)}</div>\n'
 
 
@@ -133,7 +136,7 @@ def _fence(self, tokens, idx, options, env) -> str:
         for i, raw in enumerate(tok.content.split("\n")):
             stripped = raw.strip()
             if stripped and not stripped.startswith("%"):
-                lines.append(Formula(stripped, True, c.loc(line + 1 + i, len(raw) - len(raw.lstrip()) + 1)))
+                lines.append(c.checked(Formula(stripped, True, c.loc(line + 1 + i, len(raw) - len(raw.lstrip()) + 1))))
         if not lines:
             c.diags.error(c.loc(line), "empty check block")
         c.checks.append(CheckBlock(tuple(lines), c.loc(line)))
@@ -168,6 +171,11 @@ def _image(self, tokens, idx, options, env) -> str:
     if not path.is_file():
         c.diags.error(loc, f"image '{src}' not found")
         return escapeHtml(alt)
+    problem = sanitise.image_problem(path)
+    if problem:
+        c.diags.error(loc, f"image '{src}' {problem}" if problem.startswith(("is ", "contains ")) else
+                      f"image '{src}': {problem}")
+        return escapeHtml(alt)
     c.images.append(Image(path, alt, loc))
     return marker("I", len(c.images) - 1)
 
@@ -176,7 +184,7 @@ def _link_open(self, tokens, idx, options, env) -> str:
     c, tok = _env(env), tokens[idx]
     href = tok.attrGet("href") or ""
     if href.startswith("#") and len(href) > 1:
-        c.links.append(Link(href[1:], c.loc(tok.meta.get("line", 1))))
+        c.links.append(Link(unquote(href[1:]), c.loc(tok.meta.get("line", 1))))
     return self.renderToken(tokens, idx, options, env)
 
 
@@ -194,25 +202,47 @@ class _Renderer:
     def _collect(self) -> _Collect:
         return _Collect(self.path, self.file_dir, self.root, self.diags, self.lines)
 
-    def _finish(self, c: _Collect, html: str, text: str, raw_html: bool) -> Fragment:
-        # our renderer escapes everything it writes; only raw HTML from the author needs cleaning
-        return Fragment(sanitise(html) if raw_html else html, tuple(c.formulas), tuple(c.plots), tuple(c.checks),
+    def _finish(self, c: _Collect, html: str, text: str) -> Fragment:
+        # One allow-list for every fragment, whatever syntax produced it; placeholders are
+        # filled in later with trusted markup only.
+        return Fragment(sanitise.clean(html), tuple(c.formulas), tuple(c.plots), tuple(c.checks),
                         tuple(c.images), tuple(c.code), tuple(c.links), text)
 
     def blocks(self, tokens: list[Token]) -> Fragment:
         c = self._collect()
         for tok in tokens:
             self._unclosed_math(tok)
+            self._dropped(tok)
         html = self.md.renderer.render(tokens, self.md.options, {"collect": c})
         spans = [t.map for t in tokens if t.map is not None]
         text = "\n".join(self.lines[spans[0][0]:spans[-1][1]]) if spans else ""
-        return self._finish(c, html, text, any(_has_raw_html(t) for t in tokens))
+        return self._finish(c, html, text)
 
     def inline(self, tok: Token) -> Fragment:
         c = self._collect()
         self._unclosed_math(tok)
+        self._dropped(tok)
         html = self.md.renderer.renderInline(tok.children or [], self.md.options, {"collect": c})
-        return self._finish(c, html, tok.content, _has_raw_html(tok))
+        return self._finish(c, html, tok.content)
+
+    def _dropped(self, tok: Token) -> None:
+        """Warn about what the sanitiser will remove, where the author wrote it."""
+        line = tok.map[0] + 1 if tok.map else 1
+        self._dropped_one(tok, line)
+        for child in tok.children or ():  # inline children: one level (an image's alt is text only)
+            if child.type in ("html_inline", "html_block") or child.attrs:
+                self._dropped_one(child, child.meta.get("line", line))
+
+    def _dropped_one(self, tok: Token, line: int) -> None:
+        if tok.type in ("html_block", "html_inline"):
+            problems = sanitise.html_problems(tok.content)
+        elif tok.attrs and tok.type != "image":
+            own = _OWN_ATTRS.get(tok.type, set())
+            problems = sanitise.attr_problems(tok.tag, {k: str(v) for k, v in tok.attrs.items() if k not in own})
+        else:
+            return
+        for problem in dict.fromkeys(problems):
+            self.diags.warning(SourceLocation(self.path, line), problem)
 
     def _unclosed_math(self, tok: Token) -> None:
         for child in tok.children or []:
@@ -226,12 +256,11 @@ class _Renderer:
                 self.diags.error(SourceLocation(self.path, line, max(col, 0)), "unbalanced '$$': display math is never closed")
 
 
-def _front_matter(text: str, path: Path, diags: Diagnostics) -> tuple[dict, str]:
-    """Split off YAML front matter; blank its lines so line numbers stay true."""
+def _front_matter(text: str, path: Path, diags: Diagnostics) -> tuple[dict | None, str]:
+    """Split off YAML front matter (None if there is none); blank its lines so line numbers stay true."""
     lines = text.split("\n")
     if not lines or lines[0].rstrip() != "---":
-        diags.error(SourceLocation(path, 1), "missing YAML front matter (a '---' block with at least 'deck:')")
-        return {}, text
+        return None, text  # a plain Markdown file: the caller chooses the deck and says so
     end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
     if end is None:
         diags.error(SourceLocation(path, 1), "front matter is not closed by '---'")
@@ -257,10 +286,22 @@ def _front_matter(text: str, path: Path, diags: Diagnostics) -> tuple[dict, str]
             diags.error(loc, f"front matter '{key}' must be a {FRONT_KEYS[key].__name__}")
     if "deck" not in data:
         diags.error(SourceLocation(path, 1), "front matter needs 'deck:' (the Anki deck, '::' for subdecks)")
+    elif isinstance(data["deck"], str) and (problem := _deck_problem(data["deck"])):
+        diags.error(SourceLocation(path, key_line.get("deck", 2)), problem)
     for tag in data.get("tags") or [] if isinstance(data.get("tags"), list) else []:
         if not isinstance(tag, str) or not tag or any(ch.isspace() for ch in tag):
             diags.error(SourceLocation(path, key_line.get("tags", 2)), f"tag {tag!r} must be a non-empty string without spaces")
     return data, body
+
+
+def _deck_problem(deck: str) -> str | None:
+    bad = next((ch for ch in deck if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn")
+                and ch not in " "), None)
+    if bad is not None:
+        return f"deck name contains the control character U+{ord(bad):04X}"
+    if any(not part.strip() for part in deck.split("::")):
+        return "deck name is empty or has an empty part between '::'"
+    return None
 
 
 def derive_id(path: Path, heading: str) -> str:
@@ -278,20 +319,56 @@ def slugify(title: str) -> str:
     return re.sub(r"\s+", "_", title.strip()) or "chapter"
 
 
-def parse_file(md: MarkdownIt, path: Path, root: Path, diags: Diagnostics) -> SourceFile | None:
+def read_source(path: Path, root: Path, diags: Diagnostics) -> str | None:
+    """A content file's text with newlines normalised, or None (reported) if it cannot be used."""
     try:
-        text = path.read_text(encoding="utf-8")
+        resolved = path.resolve()
+        if not resolved.is_relative_to(root):
+            diags.error(SourceLocation(path, 1), "is a symbolic link to a file outside the content folder; not read")
+            return None
+        size = resolved.stat().st_size
+        if size > MAX_FILE_BYTES:
+            diags.error(SourceLocation(path, 1), f"file is {size / 1024 / 1024:.0f} MB; the limit is "
+                                                 f"{MAX_FILE_BYTES // (1024 * 1024)} MB per Markdown file")
+            return None
+        text = resolved.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         diags.error(SourceLocation(path, 1), f"file is not valid UTF-8 ({e.reason} at byte {e.start})")
         return None
+    except (OSError, RuntimeError) as e:
+        diags.error(SourceLocation(path, 1), f"cannot read the file ({getattr(e, 'strerror', None) or e})")
+        return None
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    if sanitise.RESERVED_RE.search(text):
+        text = _replace_reserved(text, path, diags)
+    return text
+
+
+def _replace_reserved(text: str, path: Path, diags: Diagnostics) -> str:
+    """Private-use characters would pass for the build's placeholders: replace them, say where."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        for m in sanitise.RESERVED_RE.finditer(line):
+            diags.warning(SourceLocation(path, i + 1, m.start() + 1),
+                          f"private-use character U+{ord(m.group()):04X} replaced by U+FFFD (the build reserves "
+                          "these code points for its placeholders)")
+    return sanitise.RESERVED_RE.sub("\ufffd", text)
+
+
+def parse_file(md: MarkdownIt, path: Path, root: Path, diags: Diagnostics) -> SourceFile | None:
+    text = read_source(path, root, diags)
+    if text is None:
+        return None
     meta, body = _front_matter(text, path, diags)
+    tokens = md.parse(body, {})
+    if meta is None:
+        meta = {"deck": _default_deck(tokens, path, diags)}
     lines = text.split("\n")
     deck = meta.get("deck") if isinstance(meta.get("deck"), str) else "Default"
     tags = tuple(t for t in meta.get("tags") or [] if isinstance(t, str)) if isinstance(meta.get("tags"), list) else ()
     title = meta.get("title") if isinstance(meta.get("title"), str) else None
     order = meta.get("order") if isinstance(meta.get("order"), int) else None
-    tokens = md.parse(body, {})
+    check_structure(tokens, body.split("\n"), path, diags)
     r = _Renderer(md, path, root, lines, diags)
 
     # Split the level-0 token stream at '#' and '##' headings.
@@ -332,8 +409,17 @@ def parse_file(md: MarkdownIt, path: Path, root: Path, diags: Diagnostics) -> So
     return SourceFile(path, deck, tags, title, order, tuple(chapters))
 
 
-def _has_raw_html(tok: Token) -> bool:
-    return tok.type in ("html_block", "html_inline") or any(_has_raw_html(c) for c in tok.children or ())
+def _default_deck(tokens: list[Token], path: Path, diags: Diagnostics) -> str:
+    """The deck of a file without front matter: its first '#' title, else its file name."""
+    first = next((tokens[i + 1] for i, t in enumerate(tokens[:-1])
+                  if t.type == "heading_open" and t.tag == "h1" and t.level == 0), None)
+    title = " ".join(HEADING_ID_RE.sub("", first.content).split()) if first is not None else ""
+    deck, source = (title, "its '#' title") if title and not _deck_problem(title) else (path.stem, "the file name")
+    if _deck_problem(deck):
+        deck, source = "Default", "the default"
+    diags.note(SourceLocation(path, 1), f"no front matter: deck '{deck}' (from {source}); "
+                                        "a front matter 'deck:' line chooses another")
+    return deck
 
 
 def _has_content(tokens: list[Token]) -> bool:
@@ -396,10 +482,19 @@ def parse_corpus(root: Path, diags: Diagnostics) -> Document:
     return doc
 
 
+# Ids the pages use for themselves: the cheat sheet's controls, chapter, figure and index anchors.
+PAGE_IDS = frozenset({"toolbar", "q", "count", "hide-all", "reveal-all", "theme", "main"})
+PAGE_ID_RE = re.compile(r"(fig|chapter|term)-\d+|f\d+-.*|g[0-9a-f]{10}")
+
+
 def _check_ids_and_links(doc: Document, diags: Diagnostics) -> None:
     seen: dict[str, Note] = {}
+    chapter_ids = {f"ch-{c.slug}" for c in doc.chapters}
     for note in doc.notes:
         first = seen.get(note.id)
+        if note.id in PAGE_IDS or note.id in chapter_ids or PAGE_ID_RE.fullmatch(note.id):
+            diags.warning(note.loc, f"id '{note.id}' is also one of the pages' own anchors (controls, chapters, "
+                                    "figures): links to it may land there; choose another")
         if first is not None:
             diags.error(note.loc, f"duplicate id '{note.id}' (first used at {first.loc})")
         else:

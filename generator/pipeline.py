@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import stat
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,7 @@ EMITTERS = {"deck": "generator.emit.anki", "pdf": "generator.emit.pdf", "html": 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
 MANIFEST = ".manifest.json"
+MAX_READ_BYTES = 32 * 1024 * 1024  # larger Markdown files are refused by the parser
 
 
 @dataclass
@@ -33,6 +36,8 @@ class BuildConfig:
     strict: bool = False
     paper: str = "A4"
     force: bool = False
+    name: str | None = None
+    """Output file name (without extension); default: the main top-level deck's name."""
 
 
 @dataclass
@@ -64,15 +69,29 @@ def _stage_module(name: str):
 
 
 def input_fingerprint(cfg: BuildConfig) -> str:
-    """Hash of everything a build reads: content files, generator code, templates, options."""
+    """Hash of everything a build reads: content files, generator code, templates, options.
+
+    Markdown files are hashed by content; any other file in the content folder only by size
+    and modification time, so a large unreferenced file is never read (issue 16).
+    """
     h = hashlib.sha256()
-    h.update(json.dumps([cfg.targets, cfg.paper, sys.version_info[:2]]).encode())
+    h.update(json.dumps([cfg.targets, cfg.paper, cfg.name, sys.version_info[:2]]).encode())
+    content = cfg.content.resolve()
     for base in (cfg.content, PACKAGE_DIR, TEMPLATES_DIR):
         if not base.exists():
             continue
         for p in sorted(base.rglob("*")):
-            if p.is_file() and "__pycache__" not in p.parts:
-                h.update(str(p.relative_to(base)).encode() + b"\0")
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode) or "__pycache__" in p.parts:
+                continue
+            h.update(str(p.relative_to(base)).encode() + b"\0")
+            if base is cfg.content and (p.suffix != ".md" or st.st_size > MAX_READ_BYTES or (
+                    p.is_symlink() and not p.resolve().is_relative_to(content))):
+                h.update(f"{st.st_size} {st.st_mtime_ns}".encode())
+            else:
                 h.update(p.read_bytes())
     return h.hexdigest()
 
@@ -121,7 +140,8 @@ def analyse(cfg: BuildConfig, progress: Progress, draw: bool):
     importlib.import_module("generator.lint").lint_document(doc, diags)  # card-quality warnings
     notes = sum(1 for _ in doc.notes)
     progress.stage("parse", f"{len(doc.files)} files, {sum(1 for _ in doc.chapters)} chapters, {notes} notes")
-    ctx = BuildContext(deck_name=_deck_name(doc), paper=cfg.paper, quiet=cfg.quiet)
+    deck = _deck_name(doc)
+    ctx = BuildContext(deck_name=deck, output_name=cfg.name or "", paper=cfg.paper, quiet=cfg.quiet)
     verify = _stage_module("verify")
     if verify is not None:
         ctx.formulas = verify.verify_document(doc, diags, cache_dir=cfg.out / ".cache")
@@ -142,11 +162,40 @@ def analyse(cfg: BuildConfig, progress: Progress, draw: bool):
 
 
 def _deck_name(doc) -> str:
-    names = [f.deck.split("::")[0] for f in doc.files]
-    return max(set(names), key=names.count) if names else "deck"
+    """The top-level deck most files belong to; a tie goes to the one read first."""
+    counts: dict[str, int] = {}
+    for f in doc.files:
+        top = f.deck.split("::")[0]
+        counts[top] = counts.get(top, 0) + 1
+    return max(counts, key=counts.__getitem__) if counts else "deck"  # max keeps the first of equals
+
+
+def check_folders(cfg: BuildConfig) -> None:
+    """Refuse an OUT that would write into the notes (or hold them), or cannot be written."""
+    content, out = cfg.content.resolve(), cfg.out.resolve()
+    if not content.is_dir():
+        raise GeneratorError(f"content folder '{cfg.content}' does not exist")
+    if out == content or out.is_relative_to(content):
+        raise GeneratorError(f"output folder '{cfg.out}' is inside the content folder '{cfg.content}'; "
+                             "outputs and caches would land among the notes: choose another --out")
+    if content.is_relative_to(out):
+        raise GeneratorError(f"content folder '{cfg.content}' is inside the output folder '{cfg.out}'; "
+                             "choose an --out of its own (`make clean` deletes it)")
+    if cfg.out.exists() and not cfg.out.is_dir():
+        raise GeneratorError(f"output folder '{cfg.out}' exists and is not a folder")
+    from .sanitise import file_name
+    if cfg.name is not None and file_name(cfg.name) != cfg.name:
+        raise GeneratorError(f"output name '{cfg.name}' is not a safe file name; try '{file_name(cfg.name)}'")
+    try:
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=cfg.out):
+            pass
+    except OSError as e:
+        raise GeneratorError(f"cannot write to the output folder '{cfg.out}': {e.strerror}") from None
 
 
 def build(cfg: BuildConfig) -> int:
+    check_folders(cfg)
     progress = Progress(cfg.quiet)
     fingerprint = input_fingerprint(cfg)
     if not cfg.force and _up_to_date(cfg, fingerprint):
@@ -195,6 +244,7 @@ def _summary(cfg, doc, ctx, diags, outputs, progress) -> None:
 
 
 def check(cfg: BuildConfig) -> int:
+    check_folders(cfg)
     progress = Progress(cfg.quiet)
     doc, ctx, diags = analyse(cfg, progress, draw=False)
     verify = _stage_module("verify")

@@ -12,6 +12,8 @@
   var index = null;
 
   document.getElementById("toolbar").hidden = false;
+  /* the page has no inline handlers: the only event handlers are the ones set up here */
+  document.querySelector("form.search").addEventListener("submit", function (e) { e.preventDefault(); });
 
   /* search: question, answer text and the TeX source (KaTeX keeps it in <annotation>) */
   function normalise(text) {

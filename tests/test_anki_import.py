@@ -205,3 +205,56 @@ def test_source_field_does_not_depend_on_where_the_build_ran(project, tmp_path, 
     assert run("build", "--only", "deck", "-q", "--content", str(project / "content"), "--out", "out") == 0
     _import(col, next((elsewhere / "out").glob("*.apkg")))
     assert _notes(col)["act.why"]["Source"] == "content/01-act.md:9"
+
+
+CHECKED = """
+# 正则化
+
+## L2 的驻点 {#reg.stationary}
+
+验证一维时这是损失的驻点：
+
+```check
+\\frac{d}{dw}\\left(\\frac{1}{2}(w - 3)^{2} + \\frac{1}{2} w^{2}\\right) = 2 w - 3
+\\frac{1}{1 + e^{-2}} \\approx 0.8808 % tol=1e-4
+```
+
+::: details
+细节里的验算：
+
+```check
+2^{5} = 32
+```
+:::
+
+## 填空里的验算 {#reg.cloze}
+
+$\\frac{1}{4}$ 是 {{c1::sigmoid 导数的最大值}}：
+
+```check
+\\frac{1}{4} = 0.25
+```
+"""
+
+
+def test_check_blocks_show_on_the_card_back(project, col):
+    _content(project, CHECKED)
+    _import(col, _build(project))
+    notes = _notes(col)
+    basic = notes["reg.stationary"].cards()[0]
+    front, back = basic.question(), basic.answer()
+    assert "已由 sympy 验证" not in front
+    # the lead-in sentence is followed by the box, each relation typeset and marked as verified
+    box = back[back.index("验证一维时这是损失的驻点："):]
+    assert box.index('<div class="check">') < box.index("✓ 已由 sympy 验证")
+    assert "\\(\\displaystyle \\frac{d}{dw}" in box
+    assert "\\(\\displaystyle \\frac{1}{1 + e^{-2}} \\approx 0.8808\\)" in box  # the "% tol" comment is gone
+    assert back.count("✓ 已由 sympy 验证") == 2  # the Extra field's block too
+    assert back.count("\\(") == back.count("\\)")
+    cloze = notes["reg.cloze"].cards()[0]
+    assert "✓ 已由 sympy 验证" in cloze.answer() and "\\frac{1}{4} = 0.25" in cloze.answer()
+    # the cloze text is on the front too: there the box is hidden, since it may give the answer away
+    front = cloze.question()
+    assert front.index('<div class="answer front">') < front.index('<div class="check">')
+    assert ".front .check { display: none; }" in col.models.by_name("DL Study · Cloze")["css"]
+    assert "check-line" in col.models.by_name("DL Study · Basic")["css"]

@@ -144,7 +144,7 @@ def test_errors_name_file_and_line(tmp_path):
     ("---\ntags: [a]\n---\n", 1, "needs 'deck:'"),
     ("---\ndeck: X\ncolour: red\n---\n", 3, "unknown front matter key 'colour'"),
     ("---\ndeck: X\ntags: [has space]\n---\n", 3, "without spaces"),
-    ("# no front matter\n", 1, "missing YAML front matter"),
+    ("---\ndeck: a::::b\n---\n", 2, "empty part between '::'"),
 ])
 def test_front_matter_errors(tmp_path, front, line, fragment):
     (tmp_path / "a.md").write_text(front + "\n## Q {#q}\n\nA\n", encoding="utf-8")
@@ -168,6 +168,6 @@ def test_files_in_path_order_and_order_key(tmp_path):
 
 
 def test_unclosed_bold_is_a_warning(tmp_path):
-    notes, diags = one(tmp_path, "## Q {#q}\n\n随机把**单个权重（连接）**置 0；`a**b` 是代码。\n")
+    notes, diags = one(tmp_path, "## Q {#q1}\n\n随机把**单个权重（连接）**置 0；`a**b` 是代码。\n")
     assert [d.message.split(":")[0] for d in diags.warnings] == ["'**' left as literal text"]
     assert diags.warnings[0].loc.line == 5

@@ -18,7 +18,9 @@ from pathlib import Path
 import genanki
 
 from ..context import BuildContext, display_path, write_atomic
+from ..location import GeneratorError
 from ..model import CheckBlock, Document, Formula, Image, Note, PlotBlock, fill, split_math
+from ..sanitise import tex_problem
 
 NAMESPACE = "dl-study-generator"
 LOCK_NAME = "deck.lock.json"
@@ -56,7 +58,8 @@ def _models(css: str) -> tuple[genanki.Model, genanki.Model]:
         fields=[{"name": n} for n in CLOZE_FIELDS],
         templates=[{
             "name": "Cloze",
-            "qfmt": '{{#Title}}<div class="title">{{Title}}</div>{{/Title}}\n<div class="answer">{{cloze:Text}}</div>',
+            # the front hides the text's check boxes: they would give the clozes away
+            "qfmt": '{{#Title}}<div class="title">{{Title}}</div>{{/Title}}\n<div class="answer front">{{cloze:Text}}</div>',
             "afmt": '{{#Title}}<div class="title">{{Title}}</div>{{/Title}}\n<div class="answer">{{cloze:Text}}</div>\n'
                     f'<hr id=answer>\n{extra}\n{source}',
         }],
@@ -83,6 +86,12 @@ def deck_id(name: str) -> int:
     return (1 << 30) + int(hashlib.sha1(name.encode()).hexdigest()[:8], 16) % (1 << 30)
 
 
+def _escape_tex(tex: str) -> str:
+    """'"' too, so that a formula can never end an attribute it might stand in (issue 15.1);
+    "'" is left alone: every attribute here is double-quoted, and f'(x) stays as it was."""
+    return html.escape(tex, quote=False).replace('"', "&quot;")
+
+
 def _tex(f: Formula, cloze: bool) -> str:
     tex = " ".join(f.tex.split())  # a newline inside MathJax breaks it on some clients
     if cloze:
@@ -90,8 +99,26 @@ def _tex(f: Formula, cloze: bool) -> str:
             tex = tex.replace("}}", "} }")
         while "::" in tex:
             tex = tex.replace("::", ": :")
-    tex = html.escape(tex, quote=False)
+    tex = _escape_tex(tex)
     return f"\\[{tex}\\]" if f.display else f"\\({tex}\\)"
+
+
+_TEX_COMMENT_RE = re.compile(r"(?<!\\)%.*")
+
+
+def _check_box(c: CheckBlock, ctx: BuildContext, cloze: bool) -> str:
+    """A check block as a small box on the card, so the sentence that leads into it is not left
+    dangling. Each relation is set inline (display style, no display margins) to stay compact on a
+    phone; the sympy mark appears only when every line was verified, as in the PDF."""
+    statuses = [ctx.formula(f) for f in c.lines]
+    verified = bool(statuses) and all(s is not None and s.status == "verified" for s in statuses)
+    head = '<div class="check-head">✓ 已由 sympy 验证</div>' if verified else ""
+    rows = []
+    for f in c.lines:
+        tex = _TEX_COMMENT_RE.sub("", f.tex).strip()  # "% tol=…" is for the checker, and would eat "\)"
+        line = _tex(Formula(r"\displaystyle " + tex, False, f.loc), cloze)
+        rows.append(f'<div class="check-line">{line}</div>')
+    return head + "".join(rows)  # inside the parser's <div class="check">, styled as the box
 
 
 _CARD_LINK_RE = re.compile(r'<a href="#([^"]*)">(.*?)</a>', re.S)
@@ -119,13 +146,13 @@ def _field(frag, ctx: BuildContext, media: _Media, cloze: bool) -> str:
         fig = ctx.figure(p)
         if fig is None or fig.png is None:
             return ""
-        text = "".join(f"\\({html.escape(t, quote=False)}\\)" if is_math else html.escape(t)
-                       for is_math, t in split_math(fig.caption))
+        text = "".join(f"\\({_escape_tex(t)}\\)" if is_math and not tex_problem(t) else
+                       html.escape(f"${t}$" if is_math else t) for is_math, t in split_math(fig.caption))
         cap = f'<div class="caption">{text}</div>' if text else ""
         return f'<div class="figure"><img src="{media.add(fig.png)}" alt="{html.escape(fig.alt)}">{cap}</div>'
 
     def check(c: CheckBlock) -> str:
-        return ""  # cards stay clean: verification shows in the PDF and the cheat sheet
+        return _check_box(c, ctx, cloze)
 
     out = fill(frag, formula=lambda f: _tex(f, cloze), plot=plot, check=check, image=image)
     out = out.replace('<div class="check"></div>\n', "").replace('<div class="plot"></div>\n', "")
@@ -214,10 +241,21 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
             dst.write_bytes(src.read_bytes())
         files.append(str(dst))
     package.media_files = files
-    target = out / f"{ctx.deck_name}.apkg"
-    write_atomic(target, lambda tmp: package.write_to_file(str(tmp), timestamp=max(mods, default=now)))
+    target = out / f"{ctx.output_name}.apkg"
     new_lock = _lock_text(lock)
-    if not lock_path.exists() or lock_path.read_text(encoding="utf-8") != new_lock:
-        write_atomic(lock_path, lambda tmp: tmp.write_text(new_lock, encoding="utf-8"))
+
+    def write(tmp: Path) -> None:
+        # The deck is complete before the lock changes and replaces the old one only after:
+        # a lock that cannot be written (read-only notes) leaves both files as they were.
+        package.write_to_file(str(tmp), timestamp=max(mods, default=now))
+        try:
+            if not lock_path.is_file() or lock_path.read_text(encoding="utf-8") != new_lock:
+                write_atomic(lock_path, lambda t: t.write_text(new_lock, encoding="utf-8"))
+        except OSError as e:
+            raise GeneratorError(f"cannot write {display_path(lock_path)} ({e.strerror}): the lock file "
+                                 "records note versions and must be saved with the notes; "
+                                 "nothing was changed") from None
+
+    write_atomic(target, write)
     ctx.report(notes=sum(1 for _ in doc.notes), media=len(media.files), removed=removed)
     return [target]

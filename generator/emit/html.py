@@ -32,6 +32,7 @@ VERIFIED_TITLE = "checked by sympy"
 
 _CLOZE_RE = re.compile(r"\{\{c(\d+)::(.*?)(?:::([^{}]*?))?\}\}", re.S)
 _CLASS_RE = re.compile(r'class="([^"]*)"')
+_LINK_RE = re.compile(r'<a href="#([^"]+)"')
 # SVG coordinates rounded to 1/100 when a figure is inlined (not transforms: they hold small scales)
 _GEOMETRY_RE = re.compile(r'(\s(?:d|points|x|y|x1|x2|y1|y2|width|height|viewBox)=")([^"]*)"')
 _DECIMALS_RE = re.compile(r"(\d\.\d{2})\d+")
@@ -173,6 +174,8 @@ class _Renderer:
     """Fills fragments for the page and remembers what the page then needs."""
 
     ctx: BuildContext
+    chapter_anchors: dict[str, str] = field(default_factory=dict)
+    """``[text](#slug)`` links to a chapter → the chapter's anchor on this page."""
     classes: set[str] = field(default_factory=set)
     formulas: int = 0
     verified: int = 0
@@ -227,6 +230,9 @@ class _Renderer:
         out = fill(frag, formula=self.formula, plot=self.plot, check=self.check, image=self.image)
         out = out.replace('<div class="plot"></div>\n', "")
         out = out.replace("<table>", '<div class="tbl"><table>').replace("</table>", "</table></div>")
+        if self.chapter_anchors:
+            out = _LINK_RE.sub(lambda m: f'<a href="#{self.chapter_anchors.get(unquote(m.group(1)), m.group(1))}"',
+                               out)
         return markup(out.strip())
 
 
@@ -256,16 +262,25 @@ def _card(r: _Renderer, note: Note) -> CardView:
                     r.fragment(note.details, cloze=note.cloze), note.cloze)
 
 
-def _chapters(r: _Renderer, chapters: list[Chapter]) -> list[ChapterView]:
-    views, seen = [], set()
-    for i, ch in enumerate(chapters):
+def _anchors(chapters: list[Chapter]) -> list[str]:
+    anchors: list[str] = []
+    for ch in chapters:
         anchor = f"ch-{ch.slug}"
-        while anchor in seen:
+        while anchor in anchors:
             anchor += "-"
-        seen.add(anchor)
-        views.append(ChapterView(anchor, i + 1, ch.title, HUES[i % len(HUES)], r.fragment(ch.intro),
-                                 tuple(_card(r, n) for n in ch.notes)))
-    return views
+        anchors.append(anchor)
+    return anchors
+
+
+def _chapters(r: _Renderer, chapters: list[Chapter]) -> list[ChapterView]:
+    anchors = _anchors(chapters)
+    note_ids = {n.id for ch in chapters for n in ch.notes}
+    for ch, anchor in zip(chapters, anchors):  # a card id wins over a chapter title, as in the link check
+        if ch.slug not in note_ids:
+            r.chapter_anchors.setdefault(ch.slug, anchor)
+    return [ChapterView(anchor, i + 1, ch.title, HUES[i % len(HUES)], r.fragment(ch.intro),
+                        tuple(_card(r, n) for n in ch.notes))
+            for i, (ch, anchor) in enumerate(zip(chapters, anchors))]
 
 
 def render_page(doc: Document, ctx: BuildContext, all_fonts: bool = False) -> str:
@@ -290,7 +305,7 @@ def render_page(doc: Document, ctx: BuildContext, all_fonts: bool = False) -> st
 
 def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
     page = render_page(doc, ctx)
-    target = out / f"{ctx.deck_name}.html"
+    target = out / f"{ctx.output_name}.html"
     write_atomic(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     ctx.report(html_bytes=len(page.encode("utf-8")))
     return [target]

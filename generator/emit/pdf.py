@@ -203,12 +203,13 @@ class _Renderer:
         return f'<span class="term" id="{term_id}">{inner}</span>'
 
     def _link(self, m: re.Match[str]) -> str:
-        target, text = m.group(1), m.group(2)
+        target, text = unquote(m.group(1)), m.group(2)  # markdown-it percent-encodes '#基础'
         num = self.numbers.get(target)
         data = f' data-num="{num}"' if num else ""
         where = f"{num}，" if num else ""
-        return (f'<a class="xref" href="#{target}"{data}>{text}<span class="xref-page">（{where}第 '
-                f'<span class="pno" data-target="{target}"></span> 页）</span></a>')
+        attr = html.escape(target)
+        return (f'<a class="xref" href="#{attr}"{data}>{text}<span class="xref-page">（{where}第 '
+                f'<span class="pno" data-target="{attr}"></span> 页）</span></a>')
 
     def index(self) -> list[dict]:
         def key(t: _Term) -> tuple:
@@ -420,8 +421,8 @@ def fill_slots(text: str, pages: dict[str, int]) -> tuple[str, list[str]]:
     targets: list[str] = []
 
     def sub(m: re.Match[str]) -> str:
-        targets.append(m.group(1))
-        digits = len(str(pages.get(m.group(1), 0)))
+        targets.append(html.unescape(m.group(1)))
+        digits = len(str(pages.get(targets[-1], 0)))
         return f'<span class="pno" id="pno-{len(targets)}">{"0" * digits}</span>'
     return _SLOT_RE.sub(sub, text), targets
 
@@ -731,7 +732,7 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
         layout.close()
 
     for name in sorted(missing):
-        print(f"{out / ctx.deck_name}.pdf: warning: link to #{name}, which is not in the guide", file=sys.stderr)
+        print(f"{out / ctx.output_name}.pdf: warning: link to #{name}, which is not in the guide", file=sys.stderr)
     fonts: dict[str, tuple[int, set[int]]] = {}
     font_of: dict[str, str] = {}
     for key in keys + overlay_keys:
@@ -743,7 +744,7 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
                for digest, (index, gids) in fonts.items()}
 
     from . import pdfjoin
-    target = out / f"{ctx.deck_name}.pdf"
+    target = out / f"{ctx.output_name}.pdf"
     pieces = [pdfjoin.Piece(layout.cache.pdf(k), layout.cache.pdf(ok), metas[k]["anchors"], metas[k]["bookmarks"])
               for k, ok in zip(keys, overlay_keys)]
     write_atomic(target, lambda tmp: pdfjoin.join(pieces, tmp, font_of, subsets))
@@ -752,8 +753,8 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
         svg.save()
     write_atomic(state_path, lambda tmp: tmp.write_text(json.dumps(shown, sort_keys=True), encoding="utf-8"))
     full = templating.render(TEMPLATE, part=None, **data)
-    full = _SLOT_RE.sub(lambda m: f'<span class="pno">{shown.get(m.group(1), "")}</span>', full)
-    write_atomic(cache_dir / f"{ctx.deck_name}.html", lambda tmp: tmp.write_text(full, encoding="utf-8"))
+    full = _SLOT_RE.sub(lambda m: f'<span class="pno">{shown.get(html.unescape(m.group(1)), "")}</span>', full)
+    write_atomic(cache_dir / f"{ctx.output_name}.html", lambda tmp: tmp.write_text(full, encoding="utf-8"))
     for message in layout.errors:
         print(f"{target}: warning: {message}", file=sys.stderr)
     ctx.report(pdf_pages=total, pdf_math_errors=len(diags))

@@ -87,8 +87,9 @@ def join(pieces: list[Piece], target: Path, font_of: dict[str, str], subsets: di
 
     _share_fonts(pdf, font_of, subsets)
     pdf.remove_unreferenced_resources()
+    # streams pass through as the parts compressed them; new ones (font subsets) are compressed
     pdf.save(target, object_stream_mode=pikepdf.ObjectStreamMode.generate, compress_streams=True,
-             static_id=True, deterministic_id=False)
+             stream_decode_level=pikepdf.StreamDecodeLevel.none, static_id=True, deterministic_id=False)
     for src in sources:
         src.close()
 

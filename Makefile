@@ -9,7 +9,7 @@ GEN := $(BIN)/python -m generator
 NAMEOPT := $(if $(NAME),--name "$(NAME)")
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: deck pdf html all check ids test golden bench clean setup sysdeps sysdeps-test
+.PHONY: deck pdf html all check ids watch test golden bench clean setup sysdeps sysdeps-test
 
 deck: $(STAMP) sysdeps
 	$(GEN) build --only deck --content $(CONTENT) --out $(OUT) $(NAMEOPT)
@@ -27,6 +27,11 @@ all: $(STAMP) sysdeps
 
 check: $(STAMP) sysdeps
 	$(GEN) check --content $(CONTENT) --out $(OUT)
+
+# Rebuild on every save and serve a live preview; PORT=8000 for a fixed port, TARGETS=deck (or none)
+# for what is rebuilt in the background after the cheat sheet.
+watch: $(STAMP) sysdeps
+	$(GEN) watch --content $(CONTENT) --out $(OUT) $(NAMEOPT) $(if $(PORT),--port $(PORT)) $(if $(TARGETS),--targets $(TARGETS))
 
 ids: $(STAMP)
 	$(GEN) ids --content $(CONTENT)

@@ -10,6 +10,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -350,7 +351,93 @@ def bench_diagrams(args) -> list[str]:
     return lines
 
 
-PARTS = {"deck": bench_deck, "verify": bench_verify, "pdf": bench_pdf, "html": bench_html, "diagrams": bench_diagrams}
+# ---------------------------------------------------------------- watch (issue 18: live preview)
+
+def bench_watch(args) -> list[str]:
+    """Save → reload for a one-answer edit: `dlcards watch` on a copy of the content, the page in Chromium."""
+    import re
+    import shutil
+    import threading
+
+    if not Path("/usr/bin/chromium").exists():
+        return ["watch: skipped (no /usr/bin/chromium; make sysdeps)"]
+    from playwright.sync_api import Error, sync_playwright
+
+    content = Path(args.content).resolve()
+    edits = max(args.runs, 5)
+    with tempfile.TemporaryDirectory() as d:
+        work = Path(d)
+        shutil.copytree(content, work / "content")
+        if (ROOT / "build" / ".cache").is_dir():  # start from the caches of the last build, as an author would
+            shutil.copytree(ROOT / "build" / ".cache", work / "build" / ".cache")
+        target = next(p for p in sorted((work / "content").glob("*.md"))
+                      if re.search(r"^## .*\{#[^}]+\}", p.read_text(encoding="utf-8"), re.M))
+        text = target.read_text(encoding="utf-8")
+        heading = re.search(r"^## .*\{#([^}]+)\}\n", text, re.M)
+        card = heading.group(1)
+        proc = subprocess.Popen([PY, "-m", "generator", "watch", "--content", "content", "--out", "build",
+                                 "--targets", "none"], cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        lines: list[str] = []
+        threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()
+
+        def wait_line(pattern: str, timeout: float) -> str:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                found = [line for line in lines if re.search(pattern, line)]
+                if found:
+                    return found[-1]
+                time.sleep(0.01)
+            raise RuntimeError(f"watcher said no {pattern!r}:\n" + "".join(lines))
+
+        try:
+            url = re.search(r"http://\S+/", wait_line("serving the cheat sheet", 60)).group(0)
+            first = wait_line("first build", 900)
+            saves, rebuilds = [], []
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                page.goto(url, wait_until="load")
+                page.evaluate(f"document.getElementById({card!r}).scrollIntoView()")
+                probe = f"(document.getElementById({card!r}) || {{textContent: ''}}).textContent.includes"
+                for i in range(edits):
+                    marker = f"编辑标记{i}x"
+                    edited = text[:heading.end()] + f"\n{marker}\n" + text[heading.end():]
+                    seen = len(lines)
+                    start = time.perf_counter()
+                    target.write_text(edited, encoding="utf-8")
+                    while True:
+                        try:
+                            if page.evaluate(f"{probe}({marker!r})"):
+                                break
+                        except Error:
+                            pass  # reloading
+                        if time.perf_counter() - start > 60:
+                            raise RuntimeError("the page never showed the edit:\n" + "".join(lines))
+                        time.sleep(0.005)
+                    saves.append(time.perf_counter() - start)
+                    while len(lines) == seen:
+                        time.sleep(0.01)
+                    rebuilds.append(float(re.search(r"· ([0-9.]+) s ·", lines[-1]).group(1)))
+                    page.wait_for_load_state("load")
+                    time.sleep(0.5)
+                browser.close()
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
+    size = (len(text), sum(1 for _ in re.finditer(r"^## ", "".join(
+        p.read_text(encoding="utf-8") for p in content.glob("*.md")), re.M)))
+    return [f"watch: one-answer edit in {target.name} (card {card}), shipped content ({size[1]} cards), "
+            f"{edits} saves",
+            f"  first build in the watcher: {re.search(r'· ([0-9.]+) s ·', first).group(1)} s",
+            f"  save → new text in the page (Chromium, no touch): median {statistics.median(saves):.2f} s "
+            f"(min {min(saves):.2f}, max {max(saves):.2f}); target ≤ 1 s",
+            f"  of which the watcher's cheat-sheet rebuild: median {statistics.median(rebuilds):.2f} s"]
+
+
+PARTS = {"deck": bench_deck, "verify": bench_verify, "pdf": bench_pdf, "html": bench_html, "diagrams": bench_diagrams,
+         "watch": bench_watch}
 
 
 def main() -> int:

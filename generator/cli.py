@@ -1,4 +1,4 @@
-"""Command line: `python -m generator build|check|ids`. No logic lives here."""
+"""Command line: `python -m generator build|check|ids|watch`. No logic lives here."""
 from __future__ import annotations
 
 import argparse
@@ -26,6 +26,16 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
     sub.add_parser("check", parents=[common], help="parse and verify the content; write nothing but the report")
     sub.add_parser("ids", parents=[common], help="write derived ids into questions that have none")
+    w = sub.add_parser("watch", parents=[common],
+                       help="build, then rebuild on every save and serve a live preview of the cheat sheet")
+    w.add_argument("--targets", default="deck,pdf",
+                   help="outputs rebuilt in the background after the cheat sheet: deck, pdf, or none "
+                        "(default: deck,pdf)")
+    w.add_argument("--port", type=int, default=0, help="port of the preview (default: a free one)")
+    w.add_argument("--host", default="127.0.0.1", help="address of the preview (default: 127.0.0.1)")
+    w.add_argument("--public", action="store_true",
+                   help="allow a --host that other machines can reach (off by default)")
+    w.add_argument("--paper", choices=["A4", "Letter"], default="A4", help="PDF paper size")
     return p
 
 
@@ -47,6 +57,18 @@ def main(argv: list[str] | None = None) -> int:
             return pipeline.build(cfg)
         if args.command == "check":
             return pipeline.check(cfg)
+        if args.command == "watch":
+            from . import watch
+
+            targets = tuple(t.strip() for t in args.targets.split(",") if t.strip() not in ("", "none", "html"))
+            unknown = [t for t in targets if t not in watch.BACKGROUND]
+            if unknown:
+                print(f"error: unknown target {', '.join(unknown)}; choose from {', '.join(watch.BACKGROUND)} "
+                      f"or none", file=sys.stderr)
+                return 2
+            return watch.run(watch.WatchConfig(content=args.content, out=args.out, background=targets,
+                                               host=args.host, port=args.port, public=args.public,
+                                               strict=args.strict, paper=args.paper, name=args.name))
         from .ids import write_ids
 
         diags = Diagnostics()
@@ -64,3 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as e:
+        from .workers import caused_by_interrupt
+
+        if caused_by_interrupt(e):
+            return 130
+        raise

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from . import highlight, sanitise
 from .structure import check_structure
-from .location import Diagnostics, SourceLocation
+from .location import Diagnostic, Diagnostics, SourceLocation
 from .model import (Chapter, CheckBlock, CodeBlock, Document, Formula, Fragment, Image, Link, Note,
                     PlotBlock, SourceFile, marker)
 
@@ -468,12 +469,48 @@ def content_files(root: Path) -> list[Path]:
         part.startswith(".") for part in p.relative_to(root).parts))
 
 
+# path → (key, result, diagnostics) of its last parse in this process: a long-running caller
+# (the watcher) re-parses only the files that changed.
+_PARSED: dict[Path, tuple[tuple, SourceFile | None, tuple[Diagnostic, ...]]] = {}
+
+
+def _listing(root: Path) -> tuple:
+    """Every path in the content folder (symlink targets too): parsing checks that images exist."""
+    return tuple((str(p), os.readlink(p) if p.is_symlink() else p.is_file()) for p in sorted(root.rglob("*")))
+
+
+def _parse_cached(md: MarkdownIt, path: Path, root: Path, listing: tuple, diags: Diagnostics) -> SourceFile | None:
+    try:
+        st = path.stat()
+        key = (root, listing, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    except OSError:
+        key = None
+    hit = _PARSED.get(path)
+    if key is not None and hit is not None and hit[0] == key:
+        diags.items.extend(hit[2])
+        return hit[1]
+    local = Diagnostics()
+    sf = parse_file(md, path, root, local)
+    diags.extend(local)
+    try:
+        unchanged = key is not None and path.stat().st_mtime_ns == key[3]
+    except OSError:
+        unchanged = False
+    if unchanged:  # not saved again while it was being read
+        _PARSED[path] = (key, sf, tuple(local.items))
+    return sf
+
+
 def parse_corpus(root: Path, diags: Diagnostics) -> Document:
     md = make_parser()
     root_resolved = root.resolve()
     files = []
-    for path in content_files(root):
-        sf = parse_file(md, path, root_resolved, diags)
+    paths = content_files(root)
+    listing = _listing(root)
+    for stale in set(_PARSED) - set(paths):
+        del _PARSED[stale]
+    for path in paths:
+        sf = _parse_cached(md, path, root_resolved, listing, diags)
         if sf is not None:
             files.append(sf)
     files.sort(key=lambda f: (f.order if f.order is not None else 0, str(f.path)))

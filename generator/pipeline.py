@@ -15,7 +15,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .location import Diagnostics, GeneratorError
+from . import outdir
+from .context import write_atomic
+from .location import Diagnostic, Diagnostics, GeneratorError
 from .model import card_count, fragments
 
 TARGETS = ("deck", "pdf", "html")
@@ -38,6 +40,15 @@ class BuildConfig:
     force: bool = False
     name: str | None = None
     """Output file name (without extension); default: the main top-level deck's name."""
+
+
+@dataclass
+class BuildReport:
+    """What one build did, for callers that present it themselves (the watcher)."""
+
+    up_to_date: bool = False
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    outputs: list[Path] = field(default_factory=list)
 
 
 @dataclass
@@ -111,6 +122,11 @@ def _up_to_date(cfg: BuildConfig, fingerprint: str) -> bool:
         return False
 
 
+def _recorded_outputs(cfg: BuildConfig) -> list[Path]:
+    manifest = json.loads((cfg.out / MANIFEST).read_text(encoding="utf-8"))
+    return [cfg.out / name for name in manifest[",".join(cfg.targets)]["outputs"]]
+
+
 def _save_manifest(cfg: BuildConfig, fingerprint: str, outputs: list[Path]) -> None:
     path = cfg.out / MANIFEST
     try:
@@ -120,7 +136,8 @@ def _save_manifest(cfg: BuildConfig, fingerprint: str, outputs: list[Path]) -> N
     manifest[",".join(cfg.targets)] = {
         "inputs": fingerprint,
         "outputs": {str(p.relative_to(cfg.out)): _file_hash(p) for p in outputs}}
-    path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
+    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def print_diagnostics(diags: Diagnostics) -> None:
@@ -154,7 +171,8 @@ def analyse(cfg: BuildConfig, progress: Progress, draw: bool):
     diagrams = _stage_module("diagrams") if has_plots else None  # importing it costs sympy + matplotlib
     if diagrams is not None:
         if draw:
-            ctx.figures = diagrams.draw_document(doc, diags, cfg.out / "figures")
+            # drawn into a cache; OUT/figures changes only when the build succeeds (publish_figures)
+            ctx.figures = diagrams.draw_document(doc, diags, outdir.seed_stage(cfg.out))
             progress.stage("draw", f"{len(ctx.figures)} figures")
         else:
             diagrams.validate_document(doc, diags)
@@ -194,14 +212,23 @@ def check_folders(cfg: BuildConfig) -> None:
         raise GeneratorError(f"cannot write to the output folder '{cfg.out}': {e.strerror}") from None
 
 
-def build(cfg: BuildConfig) -> int:
+def build(cfg: BuildConfig, report: BuildReport | None = None) -> int:
+    """Build ``cfg.targets``; ``report`` (if given) receives the diagnostics and outputs."""
     check_folders(cfg)
+    with outdir.lock(cfg.out):
+        return _build(cfg, report if report is not None else BuildReport())
+
+
+def _build(cfg: BuildConfig, report: BuildReport) -> int:
     progress = Progress(cfg.quiet)
     fingerprint = input_fingerprint(cfg)
     if not cfg.force and _up_to_date(cfg, fingerprint):
         progress.stage("build", f"nothing changed; {', '.join(cfg.targets)} up to date in {cfg.out}")
+        report.up_to_date = True
+        report.outputs = _recorded_outputs(cfg)
         return 0
     doc, ctx, diags = analyse(cfg, progress, draw=True)
+    report.diagnostics = diags.items
     failed = diags.errors or (cfg.strict and diags.warnings)
     print_diagnostics(diags)
     if failed:
@@ -219,9 +246,11 @@ def build(cfg: BuildConfig) -> int:
         module = importlib.import_module(EMITTERS[target])
         written = module.emit(doc, cfg.out, ctx)
         outputs.extend(written)
+        report.outputs = outputs
         progress.stage(target, ", ".join(str(p) for p in written))
     if {"pdf", "html"} & set(cfg.targets):
         mathrender.save_cache()
+    outdir.publish_figures([p for f in ctx.figures.values() for p in (f.svg, f.png) if p is not None], cfg.out)
     _save_manifest(cfg, input_fingerprint(cfg), outputs)
     _summary(cfg, doc, ctx, diags, outputs, progress)
     return 0
@@ -245,6 +274,11 @@ def _summary(cfg, doc, ctx, diags, outputs, progress) -> None:
 
 def check(cfg: BuildConfig) -> int:
     check_folders(cfg)
+    with outdir.lock(cfg.out):
+        return _check(cfg)
+
+
+def _check(cfg: BuildConfig) -> int:
     progress = Progress(cfg.quiet)
     doc, ctx, diags = analyse(cfg, progress, draw=False)
     verify = _stage_module("verify")

@@ -63,6 +63,14 @@
     answers.forEach(function (d) { d.open = open; });
   }
   document.getElementById("hide-all").addEventListener("click", function () { setAll(false); });
+
+  /* the live preview swapped cards in place: list them again */
+  document.addEventListener("cheatsheet:changed", function () {
+    cards = Array.prototype.slice.call(document.querySelectorAll(".card"));
+    answers = Array.prototype.slice.call(document.querySelectorAll("details.qa"));
+    index = null;
+    if (input.value) filter();
+  });
   document.getElementById("reveal-all").addEventListener("click", function () { setAll(true); });
 
   /* a link to a card shows it, even when a search or the quiz hides it */

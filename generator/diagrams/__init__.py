@@ -168,24 +168,19 @@ def draw_many(jobs: dict[str, dict], out_dir: Path) -> dict[str, tuple[str, str]
     items = [(name, spec, str(out_dir)) for name, spec in sorted(jobs.items())]
     if len(items) <= PARALLEL_MIN or (os.cpu_count() or 1) < 2:
         return {r[0]: r[1:] for r in _draw_batch(items) if r[1]}
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
+    from ..workers import map_in_processes
 
     workers = min(os.cpu_count() or 1, MAX_WORKERS, (len(items) + 2) // 3)
     batches = [items[i::workers] for i in range(workers)]
-    # fork: workers inherit the parsed state and need no importable __main__ (spawn re-runs scripts)
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            results = [r for batch in pool.map(_draw_batch, batches) for r in batch]
-    except (BrokenProcessPool, OSError):
+        results = [r for batch in map_in_processes(_draw_batch, batches, workers) for r in batch]
+    except OSError:  # no processes to be had: draw here
         results = _draw_batch(items)
     return {r[0]: r[1:] for r in results if r[1]}
 
 
 def _draw_batch(items: list[tuple[str, dict, str]]) -> list[tuple[str, str, str]]:
+    from ..workers import caused_by_interrupt
     from .draw import LabelError, render
 
     out = []
@@ -200,6 +195,8 @@ def _draw_batch(items: list[tuple[str, dict, str]]) -> list[tuple[str, str, str]
         except LabelError as e:
             out.append((name, str(e), e.label))
         except Exception as e:  # a bug in drawing must not hide the other figures
+            if caused_by_interrupt(e):  # Ctrl-C while matplotlib loads its extensions: an ImportError
+                raise KeyboardInterrupt from None
             out.append((name, f"{type(e).__name__}: {e}", ""))
         finally:
             for p in (tmp_svg, tmp_png):

@@ -237,8 +237,8 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> list[Path]:
     files = []
     for name, src in sorted(media.files.items()):
         dst = staging / name
-        if not dst.exists():
-            dst.write_bytes(src.read_bytes())
+        if not dst.exists():  # named by content hash; atomic, so a killed build leaves no torn copy
+            write_atomic(dst, lambda tmp, src=src: tmp.write_bytes(src.read_bytes()))
         files.append(str(dst))
     package.media_files = files
     target = out / f"{ctx.output_name}.apkg"

@@ -122,6 +122,19 @@ def inline_svg(svg: str, prefix: str, label: str, shared: dict[str, str] | None 
     the bulk of every figure) move into it, keyed by their attributes, so each distinct
     glyph is stored once per page; see :func:`shared_defs`.
     """
+    out, moved = _inline_svg(svg, prefix, label, shared is not None)
+    if shared is not None:
+        shared.update(moved)
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _inline_svg(svg: str, prefix: str, label: str, use_shared: bool) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """inline_svg's work, remembered: a long-running process (the watcher) redoes only changed figures.
+
+    A shared path's id depends on its attributes alone, so the result does not depend on what
+    other figures put in ``shared`` before.
+    """
     svg = re.sub(r"<\?xml.*?\?>|<!DOCTYPE.*?>|<!--.*?-->|<metadata>.*?</metadata>|<style[^>]*>.*?</style>",
                  "", svg, flags=re.S)
     svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}{m.group(1)}"', svg)
@@ -134,7 +147,8 @@ def inline_svg(svg: str, prefix: str, label: str, shared: dict[str, str] | None 
 
     svg = re.sub(r"<svg\b([^>]*)>", root, svg, count=1)
     svg = _GEOMETRY_RE.sub(lambda m: m.group(1) + " ".join(_DECIMALS_RE.sub(r"\1", m.group(2)).split()) + '"', svg)
-    if shared is not None:
+    shared: dict[str, str] = {}
+    if use_shared:
         moved: dict[str, str] = {}
 
         def share(m: re.Match[str]) -> str:
@@ -146,7 +160,7 @@ def inline_svg(svg: str, prefix: str, label: str, shared: dict[str, str] | None 
         svg = _DEFS_RE.sub(lambda d: _DEF_PATH_RE.sub(share, d.group(0)), svg)
         svg = re.sub(r'(href="#)([^"]+)"', lambda m: f'{m.group(1)}{moved.get(m.group(2), m.group(2))}"', svg)
         svg = re.sub(r"<defs>\s*</defs>", "", svg)
-    return re.sub(r">\s+<", ">\n<", svg.strip())
+    return re.sub(r">\s+<", ">\n<", svg.strip()), tuple(shared.items())
 
 
 def shared_defs(shared: dict[str, str]) -> str:

@@ -73,7 +73,9 @@ class LocalFetcher(URLFetcher):
 
 
 def allowed_roots(doc: Document, out: Path) -> list[Path]:
-    return [doc.root, out / "figures", mathrender.DIST / "fonts", templating.TEMPLATES_DIR]
+    # a build reads figures where the draw stage left them, OUT/.cache/figures (see outdir.py)
+    return [doc.root, out / "figures", out / ".cache" / "figures", mathrender.DIST / "fonts",
+            templating.TEMPLATES_DIR]
 
 
 # ---------------------------------------------------------------- view model

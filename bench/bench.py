@@ -107,19 +107,39 @@ def bench_deck(args) -> list[str]:
 # ---------------------------------------------------------------- verify (issue: formula checks)
 
 def bench_verify(args) -> list[str]:
+    """Cold `make check` (empty cache) and the no-op re-check, wall and CPU (workers included)."""
+    import json
+    import resource
     content = Path(args.content).resolve()
-    lines = [f"verify: shipped content ({content.name}/), median of {args.runs} runs"]
+    lines = [f"verify: shipped content ({content.name}/), median of {args.runs} runs, {os.cpu_count()} CPUs"]
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "out"
         check = [PY, "-m", "generator", "check", "-q", "--content", str(content), "--out", str(out)]
-        cold = median_time(check, args.runs, ROOT, before=lambda: shutil.rmtree(out, ignore_errors=True))
+        cpu: list[float] = []
+
+        def cold_run():
+            shutil.rmtree(out, ignore_errors=True)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu.append(-(before.ru_utime + before.ru_stime))
+
+        def cpu_of_last():
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[-1] += after.ru_utime + after.ru_stime
+
+        times = []
+        for _ in range(args.runs):
+            cold_run()
+            times.append(median_time(check, 1, ROOT))
+            cpu_of_last()
+        cold = statistics.median(times)
         warm = median_time(check, args.runs, ROOT)
-        import json
         report = json.loads((out / "check-report.json").read_text(encoding="utf-8"))
         n = len(report["formulas"])
         claims = sum(1 for f in report["formulas"] if f["status"] in ("verified", "failed", "not-checkable"))
-        lines.append(f"  {n} formulas ({claims} claims): cold {cold:.1f} s ({cold / max(n, 1) * 1000:.1f} ms per formula), "
-                     f"warm {warm:.2f} s; totals {report['totals']}")
+        lines.append(f"  {n} formulas ({claims} claims): cold {cold:.1f} s wall, {statistics.median(cpu):.1f} s CPU "
+                     f"({cold / max(n, 1) * 1000:.1f} ms per formula), warm {warm:.2f} s; totals {report['totals']}")
+        lines.append(f"  cold runs: {', '.join(f'{t:.1f}' for t in times)} s (the machine's load: "
+                     f"{os.getloadavg()[0]:.1f})")
     return lines
 
 

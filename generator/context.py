@@ -5,6 +5,7 @@ import os
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,10 +24,24 @@ class Figure:
     png: Path | None
 
 
+class Status(StrEnum):
+    """What the verify stage found for one formula (a str, so reports and templates read it as text)."""
+
+    VERIFIED = "verified"
+    """A claim sympy proved or tested true."""
+    DEFINITION = "definition"
+    """Defines a function or names a quantity; not a claim."""
+    NOT_CHECKABLE = "not-checkable"
+    """A claim sympy cannot read or decide; the detail says why."""
+    FAILED = "failed"
+    """False, invalid LaTeX, or a check line that cannot be verified."""
+    INLINE = "inline"
+    """Inline notation: syntax-checked only."""
+
+
 @dataclass(frozen=True, slots=True)
 class FormulaStatus:
-    status: str
-    """"verified", "definition", "not-checkable" or "failed"."""
+    status: Status
     detail: str = ""
 
 

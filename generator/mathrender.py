@@ -10,6 +10,8 @@ import html
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pykatex
@@ -21,6 +23,60 @@ KATEX_VERSION = "0.16.22"
 ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "node_modules" / "katex" / "dist"
 _POS_RE = re.compile(r" at position (\d+)")
+SAFE_DEPTH = 16
+"""Nesting (braces, \\left, \\begin, [) rendered in this process. The embedded JavaScript engine overflows
+its stack at about 20 levels of the costliest constructs (pmatrix, \\boxed) and, after a few overflows,
+corrupts its heap and aborts the whole process; deeper formulas go to a throw-away process."""
+ISOLATED_SECONDS = 20
+_DEPTH_RE = re.compile(r"\\left(?![A-Za-z])|\\begin(?![A-Za-z])|\\right(?![A-Za-z])|\\end(?![A-Za-z])|\\.|[{}\[\]]")
+_ISOLATED = """
+import json, resource, sys
+cap = 1024 * 1024 * 1024
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+import pykatex
+tex, options = json.loads(sys.stdin.read())
+try:
+    print(json.dumps(["ok", pykatex.renderToString(tex, **options)]))
+except pykatex.ParseError as e:
+    print(json.dumps(["error", str(e)]))
+"""
+
+
+class TooDeep(ValueError):
+    """Valid TeX, perhaps, but nested beyond what the embedded KaTeX can typeset."""
+
+
+def depth(tex: str) -> int:
+    """Deepest nesting of groups, \\left…\\right, environments and brackets."""
+    level = deepest = 0
+    for m in _DEPTH_RE.finditer(tex):
+        t = m.group(0)
+        if t in ("{", "[", "\\left", "\\begin"):
+            level += 1
+            deepest = max(deepest, level)
+        elif t in ("}", "]", "\\right", "\\end"):
+            level = max(0, level - 1)
+    return deepest
+
+
+def _katex(tex: str, **options) -> str:
+    """pykatex.renderToString, in a throw-away process when ``tex`` is nested deeper than SAFE_DEPTH.
+
+    Raises pykatex.ParseError for TeX KaTeX rejects, TooDeep when the engine gives up on its depth."""
+    if depth(tex) <= SAFE_DEPTH:
+        return pykatex.renderToString(tex, **options)
+    try:
+        done = subprocess.run([sys.executable, "-c", _ISOLATED], input=json.dumps([tex, options]), text=True,
+                              capture_output=True, timeout=ISOLATED_SECONDS)
+        kind, text = json.loads(done.stdout) if done.returncode == 0 else ("crash", "")
+    except (subprocess.TimeoutExpired, ValueError, OSError):
+        kind, text = "crash", ""
+    if kind == "ok":
+        return text
+    if kind == "error" and "size exceeded" not in text and "stack" not in text:
+        raise pykatex.ParseError(text)
+    raise TooDeep(f"nested {depth(tex)} levels deep: more than the embedded KaTeX engine can typeset "
+                  f"(it handles about {SAFE_DEPTH + 4})")
 
 
 class _Store:
@@ -75,8 +131,8 @@ def render(tex: str, display: bool, mathml: bool = False) -> str:
     if found is not None:
         return found
     try:
-        out = pykatex.renderToString(tex, displayMode=display, throwOnError=True,
-                                     output="htmlAndMathml" if mathml else "html", strict="ignore")
+        out = _katex(tex, displayMode=display, throwOnError=True, output="htmlAndMathml" if mathml else "html",
+                     strict="ignore")
     except pykatex.ParseError as e:
         raise ValueError(str(e)) from None
     _STORE.data[key] = out
@@ -103,9 +159,13 @@ def label(text: str, mathml: bool = False) -> str:
 
 
 def syntax_error(tex: str) -> tuple[str, int] | None:
-    """None if KaTeX renders ``tex``; else (message, 1-based column inside tex, 0 if unknown)."""
+    """None if KaTeX renders ``tex``; else (message, 1-based column inside tex, 0 if unknown).
+
+    A message starting "nested " means the formula was too deep to check, not that it is wrong."""
     try:
-        pykatex.renderToString(tex, displayMode=True, throwOnError=True, output="html", strict="ignore")
+        _katex(tex, displayMode=True, throwOnError=True, output="html", strict="ignore")
+    except TooDeep as e:
+        return str(e), 0
     except pykatex.ParseError as e:
         message = str(e)
         m = _POS_RE.search(message)

@@ -29,6 +29,19 @@ class Formula:
     display: bool
     loc: SourceLocation
     """Where the opening delimiter (or the check line) starts."""
+    starts: tuple[tuple[int, int], ...] = ()
+    """(line, column), 1-based, where each line of ``tex`` begins in the file; empty when unknown."""
+
+    def at(self, offset: int) -> SourceLocation:
+        """Where character ``offset`` of ``tex`` sits in the file (the formula's start if unknown)."""
+        if not self.starts:
+            return self.loc
+        offset = max(0, min(offset, len(self.tex)))
+        row = self.tex.count("\n", 0, offset)
+        if row >= len(self.starts):
+            return self.loc
+        line, col = self.starts[row]
+        return SourceLocation(self.loc.path, line, col + offset - (self.tex.rfind("\n", 0, offset) + 1))
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,15 +115,38 @@ def _inline_math(self, tokens, idx, options, env) -> str:
     line = tok.meta.get("line", 1)
     text = c.source_lines[line - 1] if 0 < line <= len(c.source_lines) else ""
     col = text.find("$" + tok.content) + 1
-    c.formula(Formula(tok.content.strip(), tok.type == "math_inline_double", c.loc(line, col)))
+    tex = tok.content.strip()  # col is that of the '$' right before the content
+    c.formula(Formula(tex, tok.type == "math_inline_double", c.loc(line, col),
+                      _starts(c.source_lines, line, col + 1 if col else 1, tex)))
     return marker("F", len(c.formulas) - 1)
+
+
+def _starts(source: list[str], line: int, col: int, tex: str) -> tuple[tuple[int, int], ...]:
+    """(line, column) where each line of ``tex`` begins in ``source``, searching from ``line:col``.
+
+    The verify stage points errors into the formula with it; empty when the text is not found."""
+    out = []
+    for piece in tex.split("\n"):
+        head = piece[:40]
+        while 0 < line <= len(source):
+            found = source[line - 1].find(head, col - 1) if head else col - 1
+            if found >= 0:
+                out.append((line, found + 1))
+                break
+            line, col = line + 1, 1
+        else:
+            return ()
+        line, col = line + 1, 1
+    return tuple(out)
 
 
 def _block_math(self, tokens, idx, options, env) -> str:
     c, tok = _env(env), tokens[idx]
     line = tok.map[0] + 1
     text = c.source_lines[line - 1]
-    c.formula(Formula(tok.content.strip(), True, c.loc(line, text.find("$$") + 1)))
+    col = text.find("$$") + 1
+    tex = tok.content.strip()
+    c.formula(Formula(tex, True, c.loc(line, col), _starts(c.source_lines, line, col + 2 if col else 1, tex)))
     return f'<div class="math-display">{marker("F", len(c.formulas) - 1)}</div>\n'
 
 
@@ -137,7 +160,8 @@ def _fence(self, tokens, idx, options, env) -> str:
         for i, raw in enumerate(tok.content.split("\n")):
             stripped = raw.strip()
             if stripped and not stripped.startswith("%"):
-                lines.append(c.checked(Formula(stripped, True, c.loc(line + 1 + i, len(raw) - len(raw.lstrip()) + 1))))
+                col = len(raw) - len(raw.lstrip()) + 1
+                lines.append(c.checked(Formula(stripped, True, c.loc(line + 1 + i, col), ((line + 1 + i, col),))))
         if not lines:
             c.diags.error(c.loc(line), "empty check block")
         c.checks.append(CheckBlock(tuple(lines), c.loc(line)))

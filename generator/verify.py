@@ -1,62 +1,40 @@
-"""Every formula checked: syntax by KaTeX, claims by sympy (through claims.py).
+"""Every formula checked: syntax by KaTeX, claims by sympy (claims.py), in bounded worker processes.
 
 Display relations are classified as definitions (``f(x) = …``; a lone symbol named on the
 left), claims (verified symbolically, else numerically at seeded random points) or not
 checkable (notation sympy cannot read). ``check`` lines must verify. Inline formulas are
 syntax-checked, and those that are purely numeric relations are verified too.
 
-Results are cached on disk by formula text plus the definitions in scope, so a rebuild
-re-checks only what changed and imports sympy only when something did.
+The driver itself is text only (relations.py): it classifies every formula, looks results up in
+the cache, and sends only what changed to worker processes (workers.py), one formula at a time
+under a time and memory limit. An unchanged rebuild therefore never imports sympy.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
-from . import mathrender
-from .claims import (REL_RE, UNCHECKABLE_RELATIONS, Definition, NotCheckable, Refuted, Scope, check_relation,
-                     classify_definition, split_equations)
-from .context import FormulaStatus, display_path, write_atomic
-from .location import Diagnostics, SourceLocation
+from . import mathrender, workers
+from .context import FormulaStatus, Status, display_path, write_atomic
+from .location import Diagnostics
 from .model import Document, Formula, fragments
+from .relations import (QUANTITY, ClaimTask, Definition, classify_definition, numeric_only, split_equations,
+                        uncheckable_relation)
 
 # results depend on the checking code: a change to it invalidates the cache
 CACHE_VERSION = hashlib.sha256(b"".join(
-    (Path(__file__).parent / m).read_bytes() for m in ("verify.py", "claims.py", "latex.py"))).hexdigest()[:16]
-
-
-# --------------------------------------------------------------------------- driver
-
-def _locate(f: Formula, offset: int, lines: list[str]) -> SourceLocation:
-    """Line and column in the file of character ``offset`` of the formula's TeX."""
-    if f.loc.col == 0 or not lines:
-        return f.loc
-    line_idx = f.loc.line - 1
-    text = lines[line_idx] if line_idx < len(lines) else ""
-    start = f.loc.col - 1
-    if text.startswith("$$", start):
-        start += 2
-    elif text.startswith("$", start):
-        start += 1
-    if not text[start:].strip() and "$$" in text:  # display block: the TeX starts on the next line
-        line_idx += 1
-        start = 0
-    # walk through the TeX (stripped) across lines
-    rest = offset
-    while line_idx < len(lines):
-        seg = lines[line_idx][start:]
-        lead = len(seg) - len(seg.lstrip()) if rest == offset else 0
-        if rest + lead <= len(seg):
-            return SourceLocation(f.loc.path, line_idx + 1, start + lead + rest + 1)
-        rest -= len(seg.strip()) + 1
-        line_idx += 1
-        start = 0
-    return f.loc
+    (Path(__file__).parent / m).read_bytes()
+    for m in ("verify.py", "claims.py", "relations.py", "latex.py", "mathrender.py"))).hexdigest()[:16]
+LIMITS = workers.Limits()
+"""Time and memory per formula check (named in the warning when a formula hits them)."""
 
 
 class _Cache:
+    """Results by key, kept in one JSON file; entries not used by a build are dropped when it saves."""
+
     def __init__(self, path: Path | None):
         self.path = path
         self.data: dict[str, list] = {}
@@ -91,116 +69,179 @@ def _key(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
-def verify_document(doc: Document, diags: Diagnostics, cache_dir: Path | None = None) -> dict[Formula, FormulaStatus]:
+# --------------------------------------------------------------------------- work done in the workers
+
+@dataclass(frozen=True)
+class _Syntax:
+    tex: str
+
+
+def _work(task):
+    """Runs in a worker process: a KaTeX syntax check or a sympy claim check."""
+    if isinstance(task, _Syntax):
+        err = mathrender.syntax_error(task.tex)
+        return list(err) if err else []
+    from .claims import run_claim  # sympy is imported by the workers that need it, never by a no-op build
+    return list(run_claim(task))
+
+
+def _run(tasks: dict[str, object], cache: _Cache, limits: workers.Limits, limited) -> None:
+    """Run the tasks missing from the cache (key → task) and store their results."""
+    keys = list(tasks)
+    for key, outcome in zip(keys, workers.run(_work, [tasks[k] for k in keys], limits)):
+        cache.put(key, outcome.value if not outcome.limit else limited(outcome.limit))
+
+
+# --------------------------------------------------------------------------- driver
+
+@dataclass
+class _Part:
+    formula: Formula
+    tex: str
+    offset: int
+    key: str = ""
+    status: FormulaStatus | None = None
+
+
+def _formulas_in_order(sf):
+    for chapter in sf.chapters:
+        found: list[tuple[Formula, bool]] = [(f, False) for f in chapter.intro.formulas]
+        for c in chapter.intro.checks:
+            found += [(f, True) for f in c.lines]
+        for note in chapter.notes:
+            for frag in fragments(note):
+                found += [(f, False) for f in frag.formulas]
+                for c in frag.checks:
+                    found += [(f, True) for f in c.lines]
+        yield from sorted(found, key=lambda fk: (fk[0].loc.line, fk[0].loc.col))
+
+
+def _split_comment(f: Formula, is_check: bool) -> tuple[str, str]:
+    if is_check and "%" in f.tex:
+        cut = re.search(r"(?<!\\)%", f.tex)
+        if cut:
+            return f.tex[:cut.start()].rstrip(), f.tex[cut.start() + 1:]
+    return f.tex, ""
+
+
+def verify_document(doc: Document, diags: Diagnostics, cache_dir: Path | None = None,
+                    limits: workers.Limits = LIMITS) -> dict[Formula, FormulaStatus]:
     cache = _Cache(cache_dir / "verify.json" if cache_dir is not None else None)
+    entries = [(f, is_check) + _split_comment(f, is_check) for sf in doc.files for f, is_check in _formulas_in_order(sf)]
+    # 1. syntax, by KaTeX
+    missing = {}
+    for f, _, tex, _ in entries:
+        key = _key("syntax", tex)
+        if cache.get(key) is None:
+            missing[key] = _Syntax(tex)
+    _run(missing, cache, limits, lambda limit: ["limit", limit])
+    # 2. classify in file order (definitions hold for the rest of their file), collect the claims
     results: dict[Formula, FormulaStatus] = {}
-    for sf in doc.files:
-        try:
-            lines = sf.path.read_text(encoding="utf-8").replace("\r\n", "\n").split("\n")
-        except OSError:
-            lines = []
-        scope = Scope()
-        for chapter in sf.chapters:
-            formulas: list[tuple[Formula, str]] = [(f, "intro") for f in chapter.intro.formulas]
-            for c in chapter.intro.checks:
-                formulas += [(f, "check") for f in c.lines]
-            for note in chapter.notes:
-                for frag in fragments(note):
-                    formulas += [(f, "formula") for f in frag.formulas]
-                    for c in frag.checks:
-                        formulas += [(f, "check") for f in c.lines]
-            for f, kind in sorted(formulas, key=lambda fk: (fk[0].loc.line, fk[0].loc.col)):
-                results[f] = _verify_one(f, kind == "check", scope, cache, diags, lines)
+    plans: list[tuple[Formula, bool, str, list]] = []
+    claims: dict[str, ClaimTask] = {}
+    current_file, defs = None, {}
+    for f, is_check, tex, comment in entries:
+        if f.loc.path != current_file:
+            current_file, defs = f.loc.path, {}
+        syntax = cache.get(_key("syntax", tex))
+        if syntax:
+            results[f] = _syntax_status(f, syntax, diags)
+            continue
+        parts = _parts(f, is_check, tex, defs)
+        for part in parts:
+            if part.status is None:
+                part.key = _key("claim", part.tex, comment, *sorted(d.key() for d in defs.values()))
+                if cache.get(part.key) is None:
+                    claims[part.key] = ClaimTask(part.tex, comment, tuple(sorted(defs.values(), key=lambda d: d.name)))
+        plans.append((f, is_check, tex, parts))
+    # 3. the claims, by sympy; imported here first, so that the forked workers share it instead of
+    #    each importing it again (only when something changed: a no-op build never gets here)
+    if claims:
+        from . import claims as _sympy_side  # noqa: F401
+    _run(claims, cache, limits, lambda limit: ["limit", limit, []])
+    for f, is_check, tex, parts in plans:
+        results[f] = _outcome(f, is_check, parts, cache, diags)
     cache.save()
     return results
 
 
-def _verify_one(f: Formula, is_check: bool, scope: Scope, cache: _Cache, diags: Diagnostics,
-                lines: list[str]) -> FormulaStatus:
-    tex, comment = f.tex, ""
-    if is_check and "%" in tex:
-        cut = re.search(r"(?<!\\)%", tex)
-        if cut:
-            tex, comment = tex[:cut.start()].rstrip(), tex[cut.start() + 1:]
-    syntax_key = _key("syntax", tex)
-    hit = cache.get(syntax_key)
-    if hit is None:
-        err = mathrender.syntax_error(tex)
-        hit = [err[0], err[1]] if err else []
-        cache.put(syntax_key, hit)
-    if hit:
-        message, col = hit
-        loc = _locate(f, max(col - 1, 0), lines)
-        diags.error(loc, f"invalid LaTeX: {message}")
-        return FormulaStatus("failed", message)
+def _syntax_status(f: Formula, hit: list, diags: Diagnostics) -> FormulaStatus:
+    if hit[0] == "limit":
+        diags.warning(f.loc, f"not checkable: KaTeX could not check this formula: {hit[1]}")
+        return FormulaStatus(Status.NOT_CHECKABLE, hit[1])
+    message, col = hit
+    if message.startswith("nested "):  # valid TeX that is too deep for the embedded engine: not an error
+        diags.warning(f.at(max(col - 1, 0)), f"not checkable: {message}")
+        return FormulaStatus(Status.NOT_CHECKABLE, message)
+    diags.error(f.at(max(col - 1, 0)), f"invalid LaTeX: {message}")
+    return FormulaStatus(Status.FAILED, message)
+
+
+def _parts(f: Formula, is_check: bool, tex: str, defs: dict[str, Definition]) -> list[_Part]:
+    """The equations of one formula; definitions enter ``defs`` and get their status at once."""
     if not f.display and not is_check:
-        return _inline(f, tex, scope, cache, diags, lines)
-    parts = split_equations(tex)
+        if not numeric_only(tex):
+            return []
+        return [_Part(f, p, off) for p, off in split_equations(tex)]
+    parts = []
+    for text, offset in split_equations(tex):
+        part = _Part(f, text, offset)
+        if uncheckable_relation(text):
+            part.status = FormulaStatus(Status.NOT_CHECKABLE, "relation sympy does not decide")
+        elif not is_check:
+            kind = classify_definition(text, frozenset(defs))
+            if isinstance(kind, Definition):
+                defs[kind.name] = kind
+                part.status = FormulaStatus(Status.DEFINITION, f"defines {kind.name}")
+            elif kind == QUANTITY:
+                part.status = FormulaStatus(Status.DEFINITION, "names a quantity")
+        parts.append(part)
+    return parts
+
+
+def _outcome(f: Formula, is_check: bool, parts: list[_Part], cache: _Cache, diags: Diagnostics) -> FormulaStatus:
+    if not f.display and not is_check:
+        if not parts:
+            return FormulaStatus(Status.INLINE, "")
+        status = _combine([_claim(p, cache, diags, False) for p in parts])
+        return status if status.status != Status.NOT_CHECKABLE else FormulaStatus(Status.INLINE, status.detail)
     if not parts:
-        return FormulaStatus("not-checkable", "empty")
-    statuses = []
-    for part in parts:
-        if any(op in part for op in UNCHECKABLE_RELATIONS) and not REL_RE.search(part):
-            statuses.append(FormulaStatus("not-checkable", "relation sympy does not decide"))
-            continue
-        definition = classify_definition(part, scope) if not is_check else None
-        if isinstance(definition, Definition):
-            scope.add(definition)
-            statuses.append(FormulaStatus("definition", f"defines {definition.name}"))
-            continue
-        if definition == "quantity":
-            statuses.append(FormulaStatus("definition", "names a quantity"))
-            continue
-        statuses.append(_claim(f, part, comment, scope, cache, diags, is_check,
-                               _locate(f, max(tex.find(part), 0), lines)))
-    return _combine(statuses)
+        return FormulaStatus(Status.NOT_CHECKABLE, "empty")
+    return _combine([p.status if p.status is not None else _claim(p, cache, diags, is_check) for p in parts])
 
 
-def _claim(f, part, comment, scope, cache, diags, is_check, loc=None) -> FormulaStatus:
-    key = _key("claim", part, comment, scope.key())
-    hit = cache.get(key)
-    if hit is None:
-        try:
-            hit = ["verified", check_relation(part, scope, comment)]
-        except Refuted as e:
-            hit = ["failed", str(e)]
-        except NotCheckable as e:
-            hit = ["not-checkable", str(e)]
-        except Exception as e:  # noqa: BLE001 — sympy internals; never a traceback for content
-            hit = ["not-checkable", f"sympy could not decide ({type(e).__name__})"]
-        cache.put(key, hit)
-    status, detail = hit
-    loc = loc or f.loc
+def _claim(part: _Part, cache: _Cache, diags: Diagnostics, is_check: bool) -> FormulaStatus:
+    status, detail, warnings = cache.get(part.key)
+    loc = part.formula.at(part.offset)
+    for w in warnings:
+        diags.warning(loc, w)
+    if status == "limit":
+        if is_check:
+            diags.error(loc, f"check line is not verifiable: {detail}")
+            return FormulaStatus(Status.FAILED, detail)
+        diags.warning(loc, f"not checkable: {detail}")
+        return FormulaStatus(Status.NOT_CHECKABLE, detail)
     if status == "failed":
         diags.error(loc, detail)
     elif status == "not-checkable" and is_check:
         diags.error(loc, f"check line is not verifiable: {detail}")
-        status = "failed"
-    return FormulaStatus(status, detail)
-
-
-def _inline(f, tex, scope, cache, diags, lines) -> FormulaStatus:
-    """Inline math is notation unless it is a relation between plain numbers."""
-    if not REL_RE.search(tex) or re.search(r"[A-Za-z]", re.sub(r"\\(times|cdot|frac|tfrac|dfrac|left|right|lfloor|rfloor|lceil|rceil|approx|le|ge|leq|geq|neq|sqrt|,)", "", tex)):
-        return FormulaStatus("inline", "")
-    status = _combine([_claim(f, p, "", scope, cache, diags, False, _locate(f, max(tex.find(p), 0), lines))
-                       for p in split_equations(tex)])
-    return status if status.status != "not-checkable" else FormulaStatus("inline", status.detail)
+        return FormulaStatus(Status.FAILED, detail)
+    return FormulaStatus(Status(status), detail)
 
 
 def _combine(statuses: list[FormulaStatus]) -> FormulaStatus:
-    for s in ("failed", "not-checkable", "verified", "definition", "inline"):
+    for s in (Status.FAILED, Status.NOT_CHECKABLE, Status.VERIFIED, Status.DEFINITION, Status.INLINE):
         found = [x for x in statuses if x.status == s]
         if found:
             return FormulaStatus(s, "; ".join(x.detail for x in found if x.detail))
-    return FormulaStatus("not-checkable", "")
+    return FormulaStatus(Status.NOT_CHECKABLE, "")
 
 
 # --------------------------------------------------------------------------- reporting
 
 def write_report(doc: Document, results: dict[Formula, FormulaStatus], path: Path) -> None:
     entries = [{"file": display_path(f.loc.path), "line": f.loc.line, "col": f.loc.col, "tex": f.tex,
-                "display": f.display, "status": s.status, "detail": s.detail}
+                "display": f.display, "status": str(s.status), "detail": s.detail}
                for f, s in sorted(results.items(), key=lambda fs: (str(fs[0].loc.path), fs[0].loc.line, fs[0].loc.col))]
     # one formula per line: readable and diffable, and the C encoder stays fast on big corpora
     body = ",\n  ".join(json.dumps(e, ensure_ascii=False) for e in entries)
@@ -211,7 +252,7 @@ def write_report(doc: Document, results: dict[Formula, FormulaStatus], path: Pat
 def totals(results: dict[Formula, FormulaStatus]) -> dict[str, int]:
     out: dict[str, int] = {}
     for s in results.values():
-        out[s.status] = out.get(s.status, 0) + 1
+        out[str(s.status)] = out.get(str(s.status), 0) + 1
     return dict(sorted(out.items()))
 
 
@@ -224,6 +265,7 @@ def summary(results: dict[Formula, FormulaStatus]) -> list[str]:
     width = max((len(p) for p in per), default=10)
     lines = [f"{'file':<{width}}  verified  definitions  not-checkable  failed  inline"]
     for p, row in sorted(per.items()):
-        lines.append(f"{p:<{width}}  {row.get('verified', 0):>8}  {row.get('definition', 0):>11}  "
-                     f"{row.get('not-checkable', 0):>13}  {row.get('failed', 0):>6}  {row.get('inline', 0):>6}")
+        lines.append(f"{p:<{width}}  {row.get(Status.VERIFIED, 0):>8}  {row.get(Status.DEFINITION, 0):>11}  "
+                     f"{row.get(Status.NOT_CHECKABLE, 0):>13}  {row.get(Status.FAILED, 0):>6}  "
+                     f"{row.get(Status.INLINE, 0):>6}")
     return lines

@@ -15,7 +15,7 @@ import pytest
 
 from generator import diagrams
 from generator.diagrams import compute
-from generator.diagrams.expr import gradient, parse
+from generator.diagrams.expr import ExprError, gradient, parse
 from generator.latex import LatexError, to_sympy
 from generator.location import Diagnostics, SourceLocation
 from generator.model import PlotBlock
@@ -396,11 +396,11 @@ def test_label_mathtext_error_points_at_the_label(tmp_path):
 def test_latex_constants_and_functions():
     import sympy
     x = sympy.Symbol("x")
-    assert to_sympy(r"e^{x}") == sympy.exp(x)
+    assert to_sympy(r"e^{x}").doit() == sympy.exp(x)  # the parser's tree is unevaluated until asked
     assert sympy.simplify(to_sympy(r"\frac{1}{\sqrt{2 \pi}}") - 1 / sympy.sqrt(2 * sympy.pi)) == 0
-    assert to_sympy(r"\max(0, x)") == sympy.Max(0, x)
+    assert to_sympy(r"\max(0, x)").doit() == sympy.Max(0, x)
     assert to_sympy(r"\ln\left(1+e^{x}\right)").subs(x, 0) == sympy.log(2)
-    assert to_sympy(r"\left|x\right|") == sympy.Abs(x)
+    assert to_sympy(r"\left|x\right|").doit() == sympy.Abs(x)
     assert parse(r"0.5 x \left(1 + x\right)", ("x",)).expand() == (0.5 * x + 0.5 * x ** 2)
 
 
@@ -471,3 +471,22 @@ edges:
     # arc3 with rad > 0 from left to right bulges below the chord: control point = mid + rad·(dy, −dx)
     assert label.get_position() == pytest.approx((2.0, -0.8))
     assert ax.get_ylim()[0] < -0.8
+
+
+@pytest.mark.parametrize("tex, message", [
+    (r"x + 10^{10^{10}}", "too large to plot"),
+    (r"x + (10^{8})!", "too large to plot"),
+    (r"x + 2^{2^{2^{2^{2^{2}}}}}", "too large to plot"),
+    (r"\sum_{k=1}^{10^{9}} \frac{x}{k}", "more than 10000 terms"),
+])
+def test_huge_plot_expressions_are_refused_at_once(tex, message):
+    """Nothing is multiplied out while the expression is read (it used to hang for minutes)."""
+    with pytest.raises(ExprError) as e:
+        parse(tex, ("x",))
+    assert message in str(e.value)
+
+
+def test_polynomials_of_the_variable_are_not_large_numbers():
+    """Only constants are bounded: the variable is computed in floating point, whatever the degree."""
+    import sympy
+    assert parse(r"1 - (1 - x^{5})^{20}", ("x",)).subs(sympy.Symbol("x"), 0) == 0

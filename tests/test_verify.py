@@ -8,7 +8,8 @@ import pytest
 from conftest import run, write
 from generator.location import Diagnostics
 from generator.parse import parse_corpus
-from generator.claims import Scope, classify_definition
+from generator.claims import Scope, check_relation
+from generator.relations import classify_definition
 from generator.verify import verify_document
 
 SIGMA = "$$\n\\sigma(x) = \\frac{1}{1 + e^{-x}}\n$$\n\n"
@@ -148,7 +149,7 @@ def test_inline_numeric_relations_are_checked_and_prose_is_not(tmp_path):
 
 
 def test_classify_definition():
-    scope = Scope()
+    scope = set()
     assert classify_definition("\\theta_t = \\theta_{t-1} - \\eta g_t", scope) == "quantity"
     assert classify_definition("x = x + 1", scope) is None
     assert classify_definition("\\tanh x = 2\\sigma(2x) - 1", scope) is None
@@ -162,14 +163,14 @@ def test_cache_skips_sympy_on_rebuild(tmp_path):
     verify(tmp_path, body, cache)
     data = json.loads((cache / "verify.json").read_text())
     assert len(data["entries"]) >= 4
-    import generator.verify as v
+    import generator.workers as w
     calls = []
-    original = v.check_relation
-    v.check_relation = lambda *a, **k: calls.append(a) or original(*a, **k)
+    original = w.run
+    w.run = lambda fn, tasks, *a, **k: calls.extend(tasks) or original(fn, tasks, *a, **k)
     try:
         results, diags = verify(tmp_path, body, cache)
     finally:
-        v.check_relation = original
+        w.run = original
     assert calls == [] and not diags.errors
     assert {s.status for s in results.values()} >= {"verified", "definition"}
 
@@ -185,12 +186,10 @@ def test_check_command_writes_report_and_summary(project, capsys):
 
 
 def test_definitions_with_greek_parameters():
-    scope = Scope()
-    d = classify_definition("L(x, \\lambda, \\alpha) = x + \\lambda", scope)
+    d = classify_definition("L(x, \\lambda, \\alpha) = x + \\lambda", set())
     assert (d.name, d.params) == ("L", ("x", "lambda", "alpha"))
-    scope.add(classify_definition("g(\\theta) = \\theta^{2}", scope))
-    from generator.claims import check_relation
-    assert check_relation("g(3) = 9", scope) == "exactly"
+    scope = Scope((classify_definition("g(\\theta) = \\theta^{2}", set()),))
+    assert check_relation("g(3) = 9", scope).how == "exactly"
 
 
 @pytest.mark.parametrize("tex, kind", [
@@ -202,4 +201,19 @@ def test_definitions_with_greek_parameters():
     ("\\hat{a} + 1 = 2", None),
 ])
 def test_decorated_names_are_definitions(tex, kind):
-    assert classify_definition(tex, Scope()) == kind
+    assert classify_definition(tex, set()) == kind
+
+
+def test_warm_verify_imports_no_sympy(tmp_path):
+    """With every result cached, the driver (text only) never imports sympy, nor starts a worker."""
+    import subprocess
+    import sys
+    body = check_block("\\sigma'(0) = \\frac{1}{4}", "\\sum_{k=1}^{n} k = \\frac{n(n+1)}{2}")
+    cache = tmp_path / "cache"
+    verify(tmp_path, body, cache)
+    code = ("import sys; from pathlib import Path; from generator.parse import parse_corpus; "
+            "from generator.location import Diagnostics; from generator.verify import verify_document; "
+            f"d = Diagnostics(); r = verify_document(parse_corpus(Path({str(tmp_path / 'c')!r}), d), d, "
+            f"Path({str(cache)!r})); assert not d.errors; assert 'verified' in {{s.status for s in r.values()}}; "
+            "assert 'sympy' not in sys.modules, 'sympy imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

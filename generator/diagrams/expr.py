@@ -7,7 +7,12 @@ from functools import lru_cache
 import numpy as np
 import sympy
 
-from ..latex import LatexError, to_sympy, undefined_functions
+from ..latex import LatexError, digits, sum_terms, to_sympy, undefined_functions
+
+MAX_DIGITS = 300
+"""Largest number (in digits) a plot expression may contain: beyond it no float holds it anyway."""
+MAX_TERMS = 10_000
+"""Most terms of a sum or product in a plot expression (it is computed at every sample point)."""
 
 
 class ExprError(ValueError):
@@ -21,9 +26,10 @@ def parse(tex: str, variables: Iterable[str], params: Mapping[str, float] | None
     """
     variables = tuple(variables)
     params = dict(params or {})
-    expr = to_sympy(tex)
+    expr = to_sympy(tex)  # unevaluated: nothing is multiplied out before the bounds below
     if isinstance(expr, sympy.core.relational.Relational) or not isinstance(expr, sympy.Expr):
         raise ExprError(f"expected an expression, found a relation ({type(expr).__name__})")
+    _bounded(expr)
     expr = _products(expr, set(variables) | set(params))
     undefined = undefined_functions(expr)
     if undefined:
@@ -37,6 +43,16 @@ def parse(tex: str, variables: Iterable[str], params: Mapping[str, float] | None
     if params:
         expr = expr.xreplace({sympy.Symbol(k): sympy.Float(v) for k, v in params.items()})
     return expr
+
+
+def _bounded(expr: sympy.Basic) -> None:
+    """Refuse constants that would be multiplied out exactly (the variables are computed in floating point)."""
+    for node in sympy.preorder_traversal(expr):
+        if node.args and not node.free_symbols and digits(node) > MAX_DIGITS:
+            raise ExprError(f"a number in the expression is too large to plot (more than {MAX_DIGITS} digits)")
+    for node in sympy.preorder_traversal(expr):
+        if isinstance(node, (sympy.Sum, sympy.Product)) and sum_terms(node) > MAX_TERMS:
+            raise ExprError(f"a sum or product of more than {MAX_TERMS} terms (or a series) cannot be plotted")
 
 
 def _products(expr: sympy.Basic, names: set[str]) -> sympy.Basic:

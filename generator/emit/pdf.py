@@ -29,7 +29,7 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
-from .. import highlight, mathrender, mathsvg, templating
+from .. import highlight, mathrender, mathsvg, templating, workers
 from ..context import BuildContext, write_atomic
 from ..location import Diagnostic, GeneratorError
 from ..model import CheckBlock, Document, Formula, Fragment, Image, Note, PlotBlock, fill
@@ -631,9 +631,10 @@ class _Layout:
         if not todo:
             return results
         if self.pool is None:
-            workers = max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                 else (os.cpu_count() or 1), 8))
-            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+            # forked (workers inherit WeasyPrint's imports), deaf to Ctrl-C and killed with their parent
+            self.pool = ProcessPoolExecutor(max_workers=max(1, min(workers.cpu_count(), 8)),
+                                            mp_context=multiprocessing.get_context("fork"),
+                                            initializer=workers._worker_setup)
         todo.sort(key=lambda item: -len(item[2]["html"]))  # longest first: the pool ends together
         futures = {self.pool.submit(_layout_part, job): (key, label) for key, label, job in todo}
         try:
@@ -642,9 +643,13 @@ class _Layout:
                 meta = future.result()
                 self._done(key, label, meta, results, verbose)
         except Exception as e:  # a worker that crashed, ran out of time or hit a WeasyPrint bug
-            for future in futures:
-                future.cancel()
+            workers._stop(self.pool)
+            self.pool = None
             raise GeneratorError(f"PDF layout failed: {type(e).__name__}: {e}") from None
+        except BaseException:  # Ctrl-C: the workers ignore it; stop them before the build ends
+            workers._stop(self.pool)
+            self.pool = None
+            raise
         return results
 
     def _done(self, key: str, label: str, meta: dict, results: dict, verbose: bool) -> None:

@@ -55,6 +55,7 @@ class BuildContext:
     output_name: str = ""
     """Stem of every output file, safe on every OS; default ``sanitise.file_name(deck_name)``."""
     paper: str = "A4"
+    quiet: bool = False
     figures: Mapping[PlotBlock, Figure] = field(default_factory=dict)
     formulas: Mapping[Formula, FormulaStatus] = field(default_factory=dict)
 

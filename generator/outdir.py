@@ -117,7 +117,8 @@ def sweep_temporaries(out: Path) -> None:
     ``write_atomic`` and the figure workers name them ``.<name>.<random>.tmp``; the KaTeX cache
     writes ``katex.tmp``.
     """
-    for folder in (out, out / FIGURES, out / ".cache", out / FIGURE_STAGE, out / ".cache" / "pdf"):
+    pdf = out / ".cache" / "pdf"  # and the PDF's laid-out parts and font copies (generator/emit/pdf.py)
+    for folder in (out, out / FIGURES, out / ".cache", out / FIGURE_STAGE, pdf, pdf / "parts", pdf / "fonts"):
         try:
             names = os.listdir(folder)
         except OSError:

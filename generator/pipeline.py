@@ -209,8 +209,8 @@ def analyse(cfg: BuildConfig, progress: Progress, draw: bool) -> Analysis:
             progress.stage("draw", f"{len(figures)} figures")
         else:
             diagrams.validate_document(doc, diags)
-    ctx = BuildContext(deck_name=_deck_name(doc), output_name=cfg.name or "", paper=cfg.paper, figures=figures,
-                       formulas=formulas)
+    ctx = BuildContext(deck_name=_deck_name(doc), output_name=cfg.name or "", paper=cfg.paper, quiet=cfg.quiet,
+                       figures=figures, formulas=formulas)
     return Analysis(doc, ctx, tuple(diags.sorted()))
 
 

@@ -9,10 +9,16 @@ content folder, the drawn figures, the KaTeX fonts and the templates.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
+import json
 import logging
+import multiprocessing
 import os
 import re
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -23,10 +29,10 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
-from .. import highlight, mathrender, templating
-from ..mathrender import Katex
+from .. import highlight, mathrender, mathsvg, templating, workers
 from ..context import BuildContext, Emitted, write_atomic
-from ..location import Diagnostic, SourceLocation
+from ..location import Diagnostic, GeneratorError, SourceLocation
+from ..mathrender import Katex
 from ..model import CheckBlock, Document, Formula, Fragment, Image, Link, Note, PlotBlock, Term, fill, fragments
 from ..plaintext import plain_label
 from ..resources import TEMPLATES_DIR, katex_dir, template
@@ -107,11 +113,16 @@ class _Term:
     """(span id, question or chapter anchor): one reference per question."""
 
 
+_TAG_RE = re.compile(r"<[^>]+>")
+
+
 class _GuideFiller:
     """Fills fragments for print: KaTeX, figures, check boxes, images, index anchors."""
 
-    def __init__(self, doc: Document, ctx: BuildContext, numbers: dict[str, str], katex: Katex):
-        self.doc, self.ctx, self.numbers, self.katex = doc, ctx, numbers, katex
+    def __init__(self, doc: Document, ctx: BuildContext, numbers: dict[str, str], svg=None,
+                 katex: Katex | None = None):
+        self.doc, self.ctx, self.numbers, self.svg = doc, ctx, numbers, svg
+        self.katex = katex or Katex()
         self.diags: list[Diagnostic] = []
         self.terms: dict[str, _Term] = {}
         self._term_ids = 0
@@ -119,8 +130,9 @@ class _GuideFiller:
 
     # -- placeholders
     def formula(self, f: Formula, *, mark: bool = True) -> str:
+        found = self.svg.get(f.tex, f.display) if self.svg is not None else None
         try:
-            out = self.katex.render(f.tex, f.display)
+            out = _svg_img(f.tex, found) if found is not None else self.katex.render(f.tex, f.display)
         except ValueError as e:
             if f not in self._bad:
                 self._bad.add(f)
@@ -137,8 +149,8 @@ class _GuideFiller:
             return ""
         caption = self.katex.label(fig.caption, mathml=False)
         return (f'<div class="plot"><figure class="figure" id="fig-{fig.number}">'
-                f'<img src="{fig.svg.resolve().as_uri()}" alt="{html.escape(fig.alt)}"><figcaption><span class="fig-num">图 {fig.number}</span>'
-                f'{caption}</figcaption></figure></div>\n')
+                f'<img src="{fig.svg.resolve().as_uri()}" alt="{html.escape(fig.alt)}"><figcaption>'
+                f'<span class="fig-num">图 {fig.number}</span>{caption}</figcaption></figure></div>\n')
 
     def check(self, c: CheckBlock) -> str:
         statuses = [self.ctx.formula(f) for f in c.lines]
@@ -166,10 +178,14 @@ class _GuideFiller:
         return fill(frag, formula=self.formula, plot=self.plot, check=self.check, image=self.image,
                     code=highlight.code, link=self.link, term=term)
 
-    def link(self, target: Link, inner: str) -> str:
-        num = self.numbers.get(target.target)
+    def link(self, link: Link, text: str) -> str:
+        target = link.target
+        num = self.numbers.get(target)
         data = f' data-num="{num}"' if num else ""
-        return f'<a class="xref" href="#{html.escape(target.target)}"{data}>{inner}</a>'
+        where = f"{num}，" if num else ""
+        attr = html.escape(target)
+        return (f'<a class="xref" href="#{attr}"{data}>{text}<span class="xref-page">（{where}第 '
+                f'<span class="pno" data-target="{attr}"></span> 页）</span></a>')
 
     def index(self) -> list[dict]:
         def key(t: _Term) -> tuple:
@@ -178,6 +194,26 @@ class _GuideFiller:
             return (not t.label[:1].isascii(), t.label.lower().encode("gb18030", errors="replace"))
         return [{"label": t.label, "refs": [term_id for term_id, _ in t.refs]}
                 for t in sorted(self.terms.values(), key=key)]
+
+
+def _svg_img(tex: str, svg) -> str:
+    """A MathJax formula as an image sized in em of the math font (see ``.math-svg`` in guide.css)."""
+    data = base64.b64encode(svg.svg.encode()).decode()
+    return (f'<img class="math-svg" alt="{html.escape(tex)}" style="width: {svg.width:.3f}em; '
+            f'height: {svg.height:.3f}em; vertical-align: {svg.valign:.3f}em" src="data:image/svg+xml;base64,{data}">')
+
+
+def formulas_of(doc: Document) -> list[tuple[str, bool]]:
+    """Every formula the guide prints, as (TeX, display)."""
+    out = []
+    for chap in doc.chapters:
+        frags = [chap.intro] + [f for note in chap.notes for f in fragments(note)]
+        for frag in frags:
+            if frag is None:
+                continue
+            out += [(f.tex, f.display) for f in frag.formulas]
+            out += [(f.tex, False) for c in frag.checks for f in c.lines]
+    return out
 
 
 def _keep_together(note: Note) -> bool:
@@ -194,7 +230,8 @@ def _label(note: Note) -> str:
     return plain_label(note.heading_text)
 
 
-def view(doc: Document, ctx: BuildContext, built: date, katex: Katex) -> tuple[dict, list[Diagnostic]]:
+def view(doc: Document, ctx: BuildContext, built: date, svg=None,
+         katex: Katex | None = None) -> tuple[dict, list[Diagnostic]]:
     """The template's data: everything already rendered to HTML strings."""
     chapters = list(doc.chapters)
     numbers: dict[str, str] = {}
@@ -202,7 +239,7 @@ def view(doc: Document, ctx: BuildContext, built: date, katex: Katex) -> tuple[d
         for qi, note in enumerate(chap.notes, 1):
             numbers[note.id] = f"{ci}.{qi}"
     slugs_seen: set[str] = set()
-    r = _GuideFiller(doc, ctx, numbers, katex)
+    r = _GuideFiller(doc, ctx, numbers, svg, katex)
     out_chapters = []
     for ci, chap in enumerate(chapters, 1):
         anchor = f"chapter-{ci}"
@@ -248,8 +285,8 @@ def build_date() -> date:
 
 def render_html(doc: Document, ctx: BuildContext, built: date | None = None,
                 katex: Katex | None = None) -> tuple[str, list[Diagnostic]]:
-    data, diags = view(doc, ctx, built or build_date(), katex or Katex())
-    return templating.render(TEMPLATE, **data), diags
+    data, diags = view(doc, ctx, built or build_date(), katex=katex)
+    return templating.render(TEMPLATE, part=None, **data), diags
 
 
 def stylesheets(paper: str) -> list[str]:
@@ -291,6 +328,310 @@ def write_pdf(html_text: str, target: Path, base: Path, fetcher: LocalFetcher, p
     return len(document.pages), handler.messages
 
 
+# ---------------------------------------------------------------- parts
+#
+# The guide is laid out in parts (front matter, one per chapter, index), each its own WeasyPrint
+# document, in parallel worker processes and cached on disk by what it prints. Page numbers that
+# refer to other pages (contents, cross-references, index) are empty "slots" of the right digit
+# count in the parts; once every part's page count is known, a light overlay document per part
+# prints the slots' numbers and the "n / N" footer at the recorded places, and pdfjoin stitches
+# the pages, overlays, outline, links and one subset of each font into the PDF. An edit that keeps
+# the page count of its chapter lays out that chapter alone.
+
+PARTS_VERSION = "2"   # bump when the layout code changes what a cached part holds
+SCALE = 0.75          # CSS px → PDF points
+WORKER_TIMEOUT = 900  # seconds for one part, whatever the machine's load
+_SLOT_RE = re.compile(r'<span class="pno" data-target="([^"]*)"></span>')
+_ID_RE = re.compile(r'\bid="([^"]+)"')
+_FILE_RE = re.compile(r'(?:src|url)\(?="?(file://[^")]+)')
+
+
+@dataclass
+class _PartJob:
+    name: str
+    label: str
+    html: str = ""  # template output with empty slots
+
+
+def guess_pages(parts: list[str]) -> dict[str, int]:
+    """Every anchor's page as estimated from the parts' HTML before any layout (the first part is the
+    contents, denser than the chapters). Fitted on the shipped content; a wrong digit count only
+    costs the parts showing it a second layout."""
+    guess: dict[str, int] = {}
+    before = 0.0
+    for i, text in enumerate(parts):
+        per_page = 1500 if i == 0 else 1100
+        last = 0
+        for m in _ID_RE.finditer(text):
+            before += _weight(text[last:m.start()], per_page)
+            last = m.start()
+            guess[m.group(1)] = 1 + int(before)
+        before = float(int(before + _weight(text[last:], per_page)) + 1)  # parts start on a new page
+    return guess
+
+
+def _weight(html_text: str, per_page: int) -> float:
+    """Pages a piece of a part takes, roughly: its text, and display formulas (about 0.15 page each)."""
+    return len(_TAG_RE.sub("", html_text)) / per_page + 0.15 * html_text.count('class="math-display"')
+
+
+def fill_slots(text: str, pages: dict[str, int]) -> tuple[str, list[str]]:
+    """Give every slot an id and zeros as wide as the page number it will show.
+
+    Zeros, not the number: a part's layout then depends on the digit count alone, whatever the
+    numbers were when it was laid out (the overlay prints the real ones).
+    """
+    targets: list[str] = []
+
+    def sub(m: re.Match[str]) -> str:
+        targets.append(html.unescape(m.group(1)))
+        digits = len(str(pages.get(targets[-1], 0)))
+        return f'<span class="pno" id="pno-{len(targets)}">{"0" * digits}</span>'
+    return _SLOT_RE.sub(sub, text), targets
+
+
+def _part_css(title: str) -> str:
+    """What a part adds to the guide's CSS: no footer (the overlay prints it), the title literal."""
+    quoted = title.replace("\\", "\\\\").replace('"', '\\"')
+    return (f'@page {{ @bottom-center {{ content: none; }} @top-right {{ content: "{quoted}"; }} }}\n'
+            "@page cover { @top-right { content: none; } }\n"
+            "@page chapter-start { @top-right { content: none; } }\n"
+            ".pno { visibility: hidden; }\n")
+
+
+def _overlay_css() -> str:
+    """Added to the guide's CSS (same pages and margins): the footer, and the slots' numbers."""
+    return ('@page { @top-left { content: none; } @top-right { content: none; }\n'
+            '  @bottom-center { content: string(folio); } }\n'
+            "@page cover { background: none; @bottom-center { content: none; } }\n"
+            "body { margin: 0; }\n"
+            "section.ov { break-before: page; position: relative; height: 0; string-set: folio attr(data-folio); }\n"
+            "section.ov:first-child { break-before: auto; }\n"
+            "section.ov.cover { page: cover; }\n"
+            ".slot { position: absolute; white-space: nowrap; }\n")
+
+
+def _overlay_html(meta: dict, first: int, total: int, pages: dict[str, int], targets: list[str]) -> str:
+    """One page per page of the part: its footer and the numbers of its slots."""
+    by_page: dict[int, list[str]] = {}
+    for sid, slot in meta["slots"].items():
+        target = targets[int(sid.removeprefix("pno-")) - 1]
+        family = ", ".join(f"'{f}'" for f in slot["family"])
+        by_page.setdefault(slot["page"], []).append(
+            f'<div class="slot" style="left: {slot["left"]:.3f}px; top: {slot["top"]:.3f}px; '
+            f'height: {slot["height"]:.3f}px; line-height: {slot["height"]:.3f}px; font-family: {family}; '
+            f'font-size: {slot["size"]:.3f}px; font-weight: {slot["weight"]}; color: {slot["color"]};">'
+            f'{pages.get(target, "?")}</div>')
+    sections = []
+    for i in range(meta["pages"]):
+        cover = meta["cover"][i]
+        sections.append(f'<section class="ov{" cover" if cover else ""}" data-folio="{first + i} / {total}">'
+                        + "".join(by_page.get(i, [])) + "</section>")
+    return ('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"></head><body>'
+            + "".join(sections) + "</body></html>")
+
+
+# -- worker side (runs in a forked process)
+
+_FONT_USE: dict[str, list] = {}
+
+
+def _font_id(data: bytes, index: int) -> str:
+    """A cheap identity for a font file: its size, index and both ends (fonts are tens of MB)."""
+    h = hashlib.sha256(f"{len(data)}:{index}:".encode())
+    h.update(data[:1 << 20])
+    h.update(data[-(1 << 20):])
+    return h.hexdigest()[:32]
+
+
+def _patch_font_embedding(fonts_dir: Path) -> None:
+    """Embed a stub instead of a subset per part: pdfjoin embeds one subset of each font for the
+    whole guide. Records which glyphs each font of this part uses, and keeps the font file."""
+    from weasyprint.pdf import fonts as wfonts
+
+    def clean(font, to_unicode, hinting):
+        digest = _font_id(font.file_content, font.index)
+        path = fonts_dir / digest
+        if not path.exists():
+            write_atomic(path, lambda tmp: tmp.write_bytes(font.file_content))
+        _FONT_USE[font.hash] = [digest, font.index, sorted(int(g) for g in to_unicode)]
+        # the tag of a subset (a face of a collection comes out as a single font)
+        font.file_content = b"OTTO" if "CFF " in font.tables else b"\0\1\0\0"
+
+    wfonts.Font.clean = clean
+
+
+def _box_text(box):
+    from weasyprint.formatting_structure import boxes
+    if isinstance(box, boxes.TextBox):
+        return box
+    for child in getattr(box, "children", ()):
+        found = _box_text(child)
+        if found is not None:
+            return found
+    return None
+
+
+def _slot_geometry(page_index: int, page_box, out: dict) -> None:
+    from weasyprint.formatting_structure import boxes
+    origin_x, origin_y = page_box.content_box_x(), page_box.content_box_y()
+    for box in page_box.descendants():
+        if not isinstance(box, boxes.InlineBox) or box.element_tag != "span":
+            continue
+        sid = box.element.get("id", "")
+        if not sid.startswith("pno-") or sid in out:
+            continue
+        text = _box_text(box)
+        if text is None:
+            continue
+        style = text.style
+        r, g, b, a = style["color"]
+        out[sid] = {"page": page_index, "left": text.position_x - origin_x, "top": text.position_y - origin_y,
+                    "height": text.height, "family": list(style["font_family"]), "size": style["font_size"],
+                    "weight": style["font_weight"],
+                    "color": f"rgba({round(r * 255)}, {round(g * 255)}, {round(b * 255)}, {a:g})"}
+
+
+def _layout_part(job: dict) -> dict:
+    """Lay out one part and write its PDF; returns what the join and the overlay need."""
+    fonts_dir = Path(job["fonts"])
+    _patch_font_embedding(fonts_dir)
+    _FONT_USE.clear()
+    fetcher = LocalFetcher([Path(r) for r in job["roots"]])
+    config = FontConfiguration()
+    sheets = [CSS(string=s, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=fetcher,
+                  font_config=config) for s in job["sheets"]]
+    handler = _WeasyLog()
+    logger = logging.getLogger("weasyprint")
+    logger.addHandler(handler)
+    try:
+        document = HTML(string=job["html"], base_url=job["base"], url_fetcher=fetcher).render(
+            font_config=config, stylesheets=sheets)
+        anchors, bookmarks, slots, covers = {}, [], {}, []
+        for i, page in enumerate(document.pages):
+            height = page.height
+            for name, (x, y, _, _) in page.anchors.items():
+                if not name.startswith("pno-"):
+                    anchors.setdefault(name, [i, x * SCALE, (height - y) * SCALE])
+            for level, label, (x, y), state in page.bookmarks:
+                bookmarks.append([level, label, i, x * SCALE, (height - y) * SCALE])
+            # links leave the part as "xref:" URIs; pdfjoin turns them into named destinations
+            page.links[:] = [("external", "xref:" + target, rect, box) if kind == "internal"
+                             else (kind, target, rect, box) for kind, target, rect, box in page.links]
+            _slot_geometry(i, page._page_box, slots)
+            covers.append(page._page_box.margin_top == 0 and page._page_box.margin_left == 0)
+        write_atomic(Path(job["pdf"]), lambda tmp: document.write_pdf(tmp))
+    finally:
+        logger.removeHandler(handler)
+    return {"pages": len(document.pages), "anchors": anchors, "bookmarks": bookmarks, "slots": slots,
+            "cover": covers, "fonts": dict(_FONT_USE), "errors": handler.messages, "refused": fetcher.refused}
+
+
+# -- parent side
+
+
+class _PartCache:
+    """Laid-out parts on disk, ``<key>.pdf`` + ``<key>.json``; what a build did not use is removed."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def key(self, html_text: str, sheets: list[str], base: str) -> str:
+        h = hashlib.sha256(PARTS_VERSION.encode())
+        for s in (base, *sheets, html_text):
+            h.update(s.encode() + b"\0")
+        for url in sorted(set(_FILE_RE.findall(html_text))):
+            try:  # images: a file may change under the same name
+                st = Path(url2pathname(unquote(urlsplit(url).path))).stat()
+                h.update(f"{url}:{st.st_size}:{st.st_mtime_ns}".encode())
+            except OSError:
+                h.update(url.encode())
+        return h.hexdigest()[:40]
+
+    def get(self, key: str) -> dict | None:
+        try:
+            meta = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return meta if (self.folder / f"{key}.pdf").is_file() else None
+
+    def put(self, key: str, meta: dict) -> None:
+        write_atomic(self.folder / f"{key}.json", lambda tmp: tmp.write_text(json.dumps(meta), encoding="utf-8"))
+
+    def pdf(self, key: str) -> Path:
+        return self.folder / f"{key}.pdf"
+
+    def prune(self, keep: set[str]) -> None:
+        """Remove every part but ``keep`` (the final layout of each part)."""
+        for p in self.folder.iterdir():
+            if p.suffix in (".pdf", ".json") and p.stem not in keep:
+                p.unlink(missing_ok=True)
+
+
+class _Layout:
+    """Runs part layouts in a pool of worker processes (one per core, at most two jobs at once per core)."""
+
+    def __init__(self, cache: _PartCache, roots: list[Path], fonts: Path, quiet: bool):
+        self.cache, self.roots, self.fonts, self.quiet = cache, [str(r) for r in roots], fonts, quiet
+        self.pool = None
+        self.laid_out = 0
+        self.errors: list[str] = []
+
+    def run(self, jobs: list[tuple[str, str, str, list[str], str]], verbose: bool = True) -> dict[str, dict]:
+        """jobs: (key, label, html, sheets, base); returns key → meta, laying out only what is not cached."""
+        results: dict[str, dict] = {}
+        todo = []
+        for key, label, text, sheets, base in jobs:
+            meta = self.cache.get(key)
+            if meta is not None:
+                results[key] = meta
+            elif key not in (k for k, *_ in todo):
+                todo.append((key, label, {"html": text, "sheets": sheets, "base": base, "roots": self.roots,
+                                          "fonts": str(self.fonts), "pdf": str(self.cache.pdf(key))}))
+        if not todo:
+            return results
+        if self.pool is None:
+            # forked (workers inherit WeasyPrint's imports), deaf to Ctrl-C and killed with their parent
+            self.pool = ProcessPoolExecutor(max_workers=max(1, min(workers.cpu_count(), 8)),
+                                            mp_context=multiprocessing.get_context("fork"),
+                                            initializer=workers._worker_setup)
+        todo.sort(key=lambda item: -len(item[2]["html"]))  # longest first: the pool ends together
+        futures = {self.pool.submit(_layout_part, job): (key, label) for key, label, job in todo}
+        try:
+            for future in as_completed(futures, timeout=WORKER_TIMEOUT * len(futures)):
+                key, label = futures[future]
+                meta = future.result()
+                self._done(key, label, meta, results, verbose)
+        except Exception as e:  # a worker that crashed, ran out of time or hit a WeasyPrint bug
+            workers._stop(self.pool)
+            self.pool = None
+            raise GeneratorError(f"PDF layout failed: {type(e).__name__}: {e}") from None
+        except BaseException:  # Ctrl-C: the workers ignore it; stop them before the build ends
+            workers._stop(self.pool)
+            self.pool = None
+            raise
+        return results
+
+    def _done(self, key: str, label: str, meta: dict, results: dict, verbose: bool) -> None:
+        self.cache.put(key, meta)
+        results[key] = meta
+        self.errors.extend(meta["errors"])
+        if verbose:
+            self.laid_out += meta["pages"]
+            if not self.quiet:
+                print(f"    pdf: laid out {label}: {meta['pages']} pages ({self.laid_out} pages so far)",
+                      file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
+def _digits_match(shown: dict[str, int], exact: dict[str, int]) -> bool:
+    return all(len(str(v)) == len(str(exact.get(k, v))) for k, v in shown.items())
+
+
 def resource_locations(doc: Document, ctx: BuildContext) -> dict[str, SourceLocation]:
     """file URL → where the content asks for it, so WeasyPrint's complaints point at a line."""
     where: dict[str, SourceLocation] = {}
@@ -314,19 +655,131 @@ def _located(message: str, where: dict[str, SourceLocation]) -> Diagnostic:
 
 
 def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
+    quiet = ctx.quiet
+    svg = mathsvg.Renderer(out / ".cache" / "mathsvg.json")
+    why_not = svg.available()
+    if why_not is None:
+        svg.prepare(formulas_of(doc))
+    else:
+        print(f"warning: formulas typeset with KaTeX HTML (slower to lay out): {why_not}", file=sys.stderr)
+        svg = None
     katex = Katex(mathrender.cache_for(out / ".cache" / "katex-pdf.json"))
-    html_text, diags = render_html(doc, ctx, katex=katex)
+    data, diags = view(doc, ctx, build_date(), svg, katex)
     katex.save()
-    debug = out / ".cache" / "pdf" / f"{ctx.output_name}.html"
-    write_atomic(debug, lambda tmp: tmp.write_text(html_text, encoding="utf-8"))
-    fetcher = LocalFetcher(allowed_roots(doc, out))
+    parts = [_PartJob("front", "cover and contents")]
+    parts += [_PartJob(ch.anchor, f"chapter {ch.number} {ch.title}") for ch in data["chapters"]]
+    if data["index"]:
+        parts.append(_PartJob("index", "index"))
+    for part in parts:
+        part.html = templating.render(TEMPLATE, part=part.name, **data)
+
+    cache_dir = out / ".cache" / "pdf"
+    state_path = cache_dir / "pages.json"
+    try:
+        known: dict[str, int] = json.loads(state_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    # first guess of every anchor's page: last build's, else from the amount of text before it
+    guess: dict[str, int] = {}
+    if any(t not in known for part in parts for t in _SLOT_RE.findall(part.html)):
+        guess = guess_pages([part.html for part in parts])
+    shown = {**guess, **known}
+
+    base = doc.root.resolve().as_uri() + "/"
+    sheets = stylesheets(ctx.paper) + [_part_css(data["title"])]
+    layout = _Layout(_PartCache(cache_dir / "parts"), allowed_roots(doc, out), cache_dir / "fonts", quiet)
+    try:
+        for _ in range(6):  # page numbers that change their digit count need another layout
+            filled = [fill_slots(part.html, shown) for part in parts]
+            keys = [layout.cache.key(text, sheets, base) for text, _ in filled]
+            metas = layout.run([(key, part.label, text, sheets, base)
+                                for key, part, (text, _) in zip(keys, parts, filled)])
+            exact, first = {}, 1
+            for key in keys:
+                meta = metas[key]
+                for name, (page, _, _) in meta["anchors"].items():
+                    exact.setdefault(name, first + page)
+                first += meta["pages"]
+            used = {t for _, targets in filled for t in targets}
+            missing = used - set(exact)
+            stable = _digits_match({t: shown.get(t, 0) for t in used if t in exact}, exact)
+            shown = {**shown, **exact}
+            if stable:
+                break
+        total = first - 1
+        # overlays: numbers and footers, once the numbers are known
+        firsts, page = [], 1
+        for key in keys:
+            firsts.append(page)
+            page += metas[key]["pages"]
+        overlay_sheets = stylesheets(ctx.paper)[2:] + [_overlay_css()]  # guide.css and the page size
+        overlay_html = [_overlay_html(metas[key], first_page, total, shown, targets)
+                        for key, first_page, (_, targets) in zip(keys, firsts, filled)]
+        overlay_keys = [layout.cache.key(text, overlay_sheets, base) for text in overlay_html]
+        overlays = layout.run([(key, f"page numbers of {part.label}", text, overlay_sheets, base)
+                               for key, part, text in zip(overlay_keys, parts, overlay_html)], verbose=False)
+    finally:
+        layout.close()
+
+    link_at = {link.target: link.loc for c in doc.chapters
+               for f in (c.intro, *(g for n in c.notes for g in fragments(n))) for link in f.links}
+    for name in sorted(missing):
+        diags.append(Diagnostic(link_at.get(name, SourceLocation(doc.root, 1)), "warning",
+                                f"PDF: link to #{name}, which is not in the guide"))
+    fonts: dict[str, tuple[int, set[int]]] = {}
+    font_of: dict[str, str] = {}
+    for key in keys + overlay_keys:
+        meta = metas.get(key) or overlays[key]
+        for fhash, (digest, index, gids) in meta["fonts"].items():
+            font_of[fhash] = digest
+            fonts.setdefault(digest, (index, set()))[1].update(gids)
+    subsets = {digest: _font_subset(cache_dir / "fonts", digest, index, gids)
+               for digest, (index, gids) in fonts.items()}
+
+    from . import pdfjoin
     target = out / f"{ctx.output_name}.pdf"
-    result: dict = {}
-
-    def write(tmp: Path) -> None:
-        result["pages"], result["errors"] = write_pdf(html_text, tmp, doc.root, fetcher, ctx.paper)
-
-    write_atomic(target, write)
+    pieces = [pdfjoin.Piece(layout.cache.pdf(k), layout.cache.pdf(ok), metas[k]["anchors"], metas[k]["bookmarks"])
+              for k, ok in zip(keys, overlay_keys)]
+    write_atomic(target, lambda tmp: pdfjoin.join(pieces, tmp, font_of, subsets))
+    layout.cache.prune(set(keys) | set(overlay_keys))
+    if svg is not None:
+        svg.save()
+    write_atomic(state_path, lambda tmp: tmp.write_text(json.dumps(shown, sort_keys=True), encoding="utf-8"))
+    full = templating.render(TEMPLATE, part=None, **data)
+    full = _SLOT_RE.sub(lambda m: f'<span class="pno">{shown.get(html.unescape(m.group(1)), "")}</span>', full)
+    write_atomic(cache_dir / f"{ctx.output_name}.html", lambda tmp: tmp.write_text(full, encoding="utf-8"))
     where = resource_locations(doc, ctx)
-    diags += [_located(message, where) for message in result["errors"]]
-    return Emitted((target,), tuple(diags), summary=f"{result['pages']} pages")
+    diags += [_located(message, where) for message in layout.errors]
+    return Emitted((target,), tuple(diags), summary=f"{total} pages")
+
+
+def _font_subset(folder: Path, digest: str, index: int, gids: set[int]) -> bytes:
+    """One subset of a font file for the whole guide, glyph ids kept (the parts' text refers to them)."""
+    key = hashlib.sha256(",".join(map(str, sorted(gids))).encode()).hexdigest()[:16]
+    path = folder / f"{digest}.{key}.subset"
+    if path.is_file():
+        return path.read_bytes()
+    from types import SimpleNamespace
+
+    from weasyprint.pdf.fonts import Font
+    from weasyprint.text.ffi import ffi, harfbuzz
+    global _HB_DECLARED
+    if not _HB_DECLARED:
+        ffi.cdef("hb_blob_t * hb_blob_create (const char *data, unsigned int length, int mode, "
+                 "void *user_data, void *destroy); hb_face_t * hb_face_create (hb_blob_t *blob, unsigned int index);")
+        _HB_DECLARED = True
+    data = (folder / digest).read_bytes()
+    buffer = ffi.from_buffer(data)
+    blob = ffi.gc(harfbuzz.hb_blob_create(buffer, len(data), 1, ffi.NULL, ffi.NULL), harfbuzz.hb_blob_destroy)
+    face = ffi.gc(harfbuzz.hb_face_create(blob, index), harfbuzz.hb_face_destroy)
+    shim = SimpleNamespace(hb_face=face, missing={}, file_content=data, family=digest)
+    Font._harfbuzz_subset(shim, dict.fromkeys(sorted(gids | {0})), False)
+    result = shim.file_content
+    write_atomic(path, lambda tmp: tmp.write_bytes(result))
+    for old in folder.glob(f"{digest}.*.subset"):
+        if old != path:
+            old.unlink(missing_ok=True)
+    return result
+
+
+_HB_DECLARED = False

@@ -1,0 +1,162 @@
+"""TeX → SVG for the PDF: MathJax 3 (npm mathjax-full) through Node, once per build, cached on disk.
+
+WeasyPrint lays out KaTeX's nested HTML boxes slowly (about 47 ms a formula); an SVG ``<img>`` costs
+a fraction of that. MathJax draws glyphs as paths, which would make the PDF large (every glyph of
+every formula drawn again), so each glyph is turned back into text in the KaTeX font it came from
+(KaTeX's fonts are MathJax's TeX fonts): WeasyPrint embeds one subset of each font and the formulas
+stay vector, selectable text. A glyph that no KaTeX font has at that code point keeps its path.
+Formulas with CJK text (``\\text{常数}``) are left to KaTeX HTML by the caller: MathJax has no CJK glyphs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from fontTools.ttLib import TTFont
+
+from .context import write_atomic
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = Path(__file__).with_name("mathsvg.js")
+MATHJAX = ROOT / "node_modules" / "mathjax-full"
+KATEX_FONTS = ROOT / "node_modules" / "katex" / "dist" / "fonts"
+VERSION = "mathjax-full 3.2.2 / 1"  # cached SVG is dropped when this changes
+EX = 0.442  # MathJax sizes are in ex of its TeX font: x-height 0.442 em
+
+# MathJax TeX font variant → (KaTeX family, weight, style, font file)
+VARIANTS = {
+    "N": ("KaTeX_Main", "normal", "normal", "Main-Regular"),
+    "B": ("KaTeX_Main", "bold", "normal", "Main-Bold"),
+    "I": ("KaTeX_Math", "normal", "italic", "Math-Italic"),
+    "BI": ("KaTeX_Math", "bold", "italic", "Math-BoldItalic"),
+    "SO": ("KaTeX_Size1", "normal", "normal", "Size1-Regular"),
+    "LO": ("KaTeX_Size2", "normal", "normal", "Size2-Regular"),
+    "S3": ("KaTeX_Size3", "normal", "normal", "Size3-Regular"),
+    "S4": ("KaTeX_Size4", "normal", "normal", "Size4-Regular"),
+    "A": ("KaTeX_AMS", "normal", "normal", "AMS-Regular"),
+    "D": ("KaTeX_AMS", "normal", "normal", "AMS-Regular"),
+    "C": ("KaTeX_Caligraphic", "normal", "normal", "Caligraphic-Regular"),
+    "CB": ("KaTeX_Caligraphic", "bold", "normal", "Caligraphic-Bold"),
+    "FR": ("KaTeX_Fraktur", "normal", "normal", "Fraktur-Regular"),
+    "FRB": ("KaTeX_Fraktur", "bold", "normal", "Fraktur-Bold"),
+    "SS": ("KaTeX_SansSerif", "normal", "normal", "SansSerif-Regular"),
+    "SSB": ("KaTeX_SansSerif", "bold", "normal", "SansSerif-Bold"),
+    "SSI": ("KaTeX_SansSerif", "normal", "italic", "SansSerif-Italic"),
+    "T": ("KaTeX_Typewriter", "normal", "normal", "Typewriter-Regular"),
+    "SC": ("KaTeX_Script", "normal", "normal", "Script-Regular"),
+}
+_USE_RE = re.compile(r'<use data-c="([0-9A-F]+)" xlink:href="#MJX-\d+-TEX-([A-Z0-9]+)-[0-9A-F]+"'
+                     r'(?: transform="([^"]*)")?></use>')
+_PATH_RE = re.compile(r'<path id="([^"]+)" d="[^"]*"></path>')
+_HREF_RE = re.compile(r'xlink:href="#([^"]+)"')
+_CJK_RE = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+
+
+@dataclass(frozen=True, slots=True)
+class Svg:
+    svg: str
+    width: float   # em of the math font
+    height: float
+    valign: float
+
+
+def has_cjk(tex: str) -> bool:
+    return bool(_CJK_RE.search(tex))
+
+
+@lru_cache(maxsize=None)
+def _cmap(font_file: str) -> frozenset[int]:
+    return frozenset(TTFont(KATEX_FONTS / f"KaTeX_{font_file}.ttf", lazy=True).getBestCmap())
+
+
+def glyphs_as_text(svg: str) -> str:
+    """MathJax's glyph ``<use>`` references → ``<text>`` in the matching KaTeX font."""
+    def sub(m: re.Match[str]) -> str:
+        char, variant, transform = chr(int(m.group(1), 16)), m.group(2), m.group(3)
+        font = VARIANTS.get(variant)
+        # math italic/bold letters (U+1D400…) live at their plain code points in KaTeX's fonts
+        plain = unicodedata.normalize("NFKC", char)
+        if len(plain) == 1:
+            char = plain
+        if font is None or ord(char) not in _cmap(font[3]):
+            return m.group(0)
+        family, weight, style, _ = font
+        flip = f"{transform} scale(1,-1)" if transform else "scale(1,-1)"
+        text = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}.get(char, char)
+        return (f'<text font-family="{family}" font-weight="{weight}" font-style="{style}" font-size="1000" '
+                f'transform="{flip}">{text}</text>')
+
+    out = _USE_RE.sub(sub, svg)
+    used = set(_HREF_RE.findall(out))
+    return _PATH_RE.sub(lambda m: m.group(0) if m.group(1) in used else "", out)
+
+
+class Renderer:
+    """SVG of each (TeX, display) the build needs; new ones rendered in one Node run, all kept on disk."""
+
+    def __init__(self, cache: Path | None):
+        self.path = cache
+        self.data: dict[str, dict] = {}
+        self.used: set[str] = set()
+        self.dirty = False
+        if cache is not None:
+            try:
+                loaded = json.loads(cache.read_text(encoding="utf-8"))
+                if loaded.get("version") == VERSION:
+                    self.data = loaded["svg"]
+            except (OSError, ValueError, KeyError, AttributeError):
+                pass
+
+    @staticmethod
+    def available() -> str | None:
+        """None when Node and mathjax-full are there; else why not."""
+        if shutil.which("node") is None:
+            return "node is not installed"
+        if not (MATHJAX / "package.json").is_file():
+            return f"{MATHJAX} is missing (run `make setup`: npm ci installs mathjax-full)"
+        return None
+
+    @staticmethod
+    def _key(tex: str, display: bool) -> str:
+        return f"{int(display)}{tex}"
+
+    def prepare(self, formulas: list[tuple[str, bool]]) -> None:
+        """Render every formula not cached yet, in one batch."""
+        todo = sorted({(tex, d) for tex, d in formulas if self._key(tex, d) not in self.data and not has_cjk(tex)})
+        if not todo:
+            return
+        timeout = 60 + 0.05 * len(todo)
+        env = {**os.environ, "NODE_PATH": str(ROOT / "node_modules")}
+        result = subprocess.run(["node", str(SCRIPT)], input=json.dumps(todo), capture_output=True, text=True,
+                                timeout=timeout, env=env, cwd=ROOT)
+        if result.returncode != 0:
+            raise RuntimeError(f"MathJax (node {SCRIPT.name}) failed: {result.stderr.strip()[-500:]}")
+        for (tex, display), item in zip(todo, json.loads(result.stdout)):
+            if "svg" in item:
+                item = {"svg": glyphs_as_text(item["svg"]), "width": item["width"] * EX,
+                        "height": item["height"] * EX, "valign": item["valign"] * EX}
+            self.data[self._key(tex, display)] = item
+        self.dirty = True
+
+    def get(self, tex: str, display: bool) -> Svg | None:
+        """The formula's SVG, or None (CJK text, or MathJax could not parse it)."""
+        key = self._key(tex, display)
+        self.used.add(key)
+        item = self.data.get(key)
+        if item is None or "svg" not in item:
+            return None
+        return Svg(item["svg"], item["width"], item["height"], item["valign"])
+
+    def save(self) -> None:
+        if self.path is None or not (self.dirty or set(self.data) - self.used):
+            return
+        kept = {k: v for k, v in self.data.items() if k in self.used}
+        text = json.dumps({"version": VERSION, "svg": kept}, ensure_ascii=False)
+        write_atomic(self.path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -1,0 +1,57 @@
+"""MathJax SVG for the PDF: glyphs become KaTeX-font text, one Node run per batch, cached on disk."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from generator import mathsvg
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("svg") / "mathsvg.json"
+    r = mathsvg.Renderer(cache)
+    formulas = [(r"\frac{1}{1 + e^{-x}}", True), (r"\alpha_t \mathbb{R}^{n}", False), (r"\frac{1}{", False),
+                (r"L = \text{常数}", False)]
+    r.prepare(formulas)
+    for tex, display in formulas:  # as the emitter does: what a build asked for is kept
+        r.get(tex, display)
+    r.save()
+    return r, cache
+
+
+def test_glyphs_are_katex_text_and_sizes_are_em(rendered):
+    r, _ = rendered
+    svg = r.get(r"\frac{1}{1 + e^{-x}}", True)
+    assert svg is not None and svg.width > 2 and svg.height > 1 and svg.valign < 0
+    assert 'font-family="KaTeX_Main"' in svg.svg and 'font-family="KaTeX_Math"' in svg.svg
+    assert "<use" not in svg.svg and "<path id=" not in svg.svg  # every glyph became text
+    inline = r.get(r"\alpha_t \mathbb{R}^{n}", False)
+    assert ">α</text>" in inline.svg and 'font-family="KaTeX_AMS"' in inline.svg  # 𝛼 → α, ℝ in AMS
+
+
+def test_unparsable_and_cjk_formulas_are_left_to_katex(rendered):
+    r, _ = rendered
+    assert r.get(r"\frac{1}{", False) is None
+    assert r.get(r"L = \text{常数}", False) is None and mathsvg.has_cjk(r"\text{常数}")
+
+
+def test_cache_is_reused_without_node(rendered, monkeypatch):
+    _, cache = rendered
+
+    def no_node(*args, **kwargs):
+        raise AssertionError("node ran for a cached formula")
+    monkeypatch.setattr(subprocess, "run", no_node)
+    again = mathsvg.Renderer(cache)
+    again.prepare([(r"\frac{1}{1 + e^{-x}}", True)])
+    assert again.get(r"\frac{1}{1 + e^{-x}}", True) is not None
+
+
+def test_glyph_without_katex_counterpart_keeps_its_path():
+    svg = ('<svg><defs><path id="MJX-1-TEX-V-2032" d="M1 1Z"></path><path id="MJX-1-TEX-I-1D44E" d="M2 2Z">'
+           '</path></defs><g><use data-c="2032" xlink:href="#MJX-1-TEX-V-2032"></use>'
+           '<use data-c="1D44E" xlink:href="#MJX-1-TEX-I-1D44E"></use></g></svg>')
+    out = mathsvg.glyphs_as_text(svg)
+    assert 'xlink:href="#MJX-1-TEX-V-2032"' in out and '<path id="MJX-1-TEX-V-2032"' in out
+    assert ">a</text>" in out and "MJX-1-TEX-I-1D44E" not in out

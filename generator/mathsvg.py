@@ -22,11 +22,10 @@ from pathlib import Path
 from fontTools.ttLib import TTFont
 
 from .context import write_atomic
+from .resources import KATEX_DIR, MATHJAX_DIR as MATHJAX
 
-ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(__file__).with_name("mathsvg.js")
-MATHJAX = ROOT / "node_modules" / "mathjax-full"
-KATEX_FONTS = ROOT / "node_modules" / "katex" / "dist" / "fonts"
+KATEX_FONTS = KATEX_DIR / "fonts"
 VERSION = "mathjax-full 3.2.2 / 1"  # cached SVG is dropped when this changes
 EX = 0.442  # MathJax sizes are in ex of its TeX font: x-height 0.442 em
 
@@ -120,7 +119,8 @@ class Renderer:
         if shutil.which("node") is None:
             return "node is not installed"
         if not (MATHJAX / "package.json").is_file():
-            return f"{MATHJAX} is missing (run `make setup`: npm ci installs mathjax-full)"
+            return (f"{MATHJAX} is missing (in a checkout `make setup` installs it with npm; for an installed "
+                    "tool, set DLCARDS_MATHJAX to a node_modules/mathjax-full folder)")
         return None
 
     @staticmethod
@@ -133,9 +133,9 @@ class Renderer:
         if not todo:
             return
         timeout = 60 + 0.05 * len(todo)
-        env = {**os.environ, "NODE_PATH": str(ROOT / "node_modules")}
+        env = {**os.environ, "NODE_PATH": str(MATHJAX.parent)}
         result = subprocess.run(["node", str(SCRIPT)], input=json.dumps(todo), capture_output=True, text=True,
-                                timeout=timeout, env=env, cwd=ROOT)
+                                timeout=timeout, env=env, cwd=MATHJAX.parent)
         if result.returncode != 0:
             raise RuntimeError(f"MathJax (node {SCRIPT.name}) failed: {result.stderr.strip()[-500:]}")
         for (tex, display), item in zip(todo, json.loads(result.stdout)):

@@ -7,6 +7,7 @@ beside the package. Every other module asks here.
 """
 from __future__ import annotations
 
+import os
 from importlib.resources import files
 from pathlib import Path
 
@@ -20,6 +21,10 @@ _CHECKOUT = PACKAGE_DIR.parent
 TEMPLATES_DIR = _BUNDLED / "templates" if (_BUNDLED / "templates").is_dir() else _CHECKOUT / "templates"
 KATEX_DIR = _BUNDLED / "katex" if (_BUNDLED / "katex").is_dir() else _CHECKOUT / "node_modules" / "katex" / "dist"
 """Holds ``katex.min.css`` and ``fonts/``."""
+
+# MathJax (npm mathjax-full) is run by Node for the PDF's formulas; it is too large for the wheel,
+# so an installed tool finds it through DLCARDS_MATHJAX, and a checkout in node_modules.
+MATHJAX_DIR = Path(os.environ.get("DLCARDS_MATHJAX") or _CHECKOUT / "node_modules" / "mathjax-full")
 
 
 def template(name: str) -> Path:

@@ -51,6 +51,7 @@ def test_wheel_carries_templates_and_katex_assets(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for template in ("guide.html.j2", "guide.css", "cheatsheet.html.j2", "anki.css", "figures.mplstyle"):
         assert f"generator/_assets/templates/{template}" in names
+    assert "generator/mathsvg.js" in names  # Node runs it for the PDF's formulas
     assert "generator/_assets/katex/katex.min.css" in names
     assert "generator/_assets/katex/fonts/KaTeX_Main-Regular.woff2" in names
     assert "generator/_assets/katex/fonts/KaTeX_Main-Regular.ttf" in names  # the PDF loads TrueType
@@ -70,12 +71,14 @@ def test_installed_wheel_builds_everything_from_any_folder(wheel, tmp_path):
     shutil.copytree(CORPUS, work / "notes")
     (work / "notes" / "03-plot.md").write_text(PLOT, encoding="utf-8")  # the figure style is packaged too
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["DLCARDS_MATHJAX"] = str(ROOT / "node_modules" / "mathjax-full")  # npm's copy, as a user would point to it
     where = subprocess.run([venv / "bin" / "python", "-c", "import generator; print(generator.__file__)"],
                            cwd=work, env=env, check=True, capture_output=True, text=True).stdout
     assert where.startswith(str(venv)), where  # not the checkout
     proc = subprocess.run([venv / "bin" / "dlcards", "build", "--content", "notes", "--out", "out"],
                           cwd=work, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "mathjax-full" not in proc.stderr, proc.stderr[-3000:]  # formulas went through MathJax, no fallback
     outputs = sorted(p.suffix for p in (work / "out").iterdir() if p.is_file() and not p.name.startswith("."))
     assert outputs == [".apkg", ".html", ".json", ".pdf"]  # .json: the check report
     page = next((work / "out").glob("*.html")).read_text(encoding="utf-8")

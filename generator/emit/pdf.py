@@ -620,7 +620,7 @@ class _Layout:
         if verbose:
             self.laid_out += meta["pages"]
             if not self.quiet:
-                print(f"    pdf: laid out {label}: {meta['pages']} pages ({self.laid_out} pages so far)",
+                print(f"    pdf: laid out {label}: {meta['pages']} pages ({self.laid_out} pages laid out so far, second passes included)",
                       file=sys.stderr, flush=True)
 
     def close(self) -> None:

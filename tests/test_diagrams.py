@@ -214,7 +214,21 @@ def test_checked_specs_are_cached_but_problems_reported_every_time(tmp_path):
         assert [d.severity for d in diags.items] == ["warning"]
     import json
     cached = json.loads((tmp_path / "fig" / diagrams.CHECKED_CACHE).read_text())["entries"]
-    assert [s["kind"] for s in cached.values()] == ["heatmap"]  # the block with a warning is checked each time
+    assert [s["spec"]["kind"] for s in cached.values()] == ["heatmap"]  # the block with a warning is checked each time
+
+
+def test_cached_blocks_draw_without_importing_sympy(tmp_path):
+    """An edit elsewhere (the PDF or watch rebuild) must not pay for the kinds' numpy/sympy imports."""
+    write(tmp_path / "content", "01.md", "# c\n\n## q {#q.a}\n\n```plot\n" + KINDS["function"].lstrip() + "```\n")
+    code = ("import sys; from pathlib import Path; from generator import diagrams; "
+            "from generator.parse import parse_corpus; from generator.location import Diagnostics; "
+            f"d = Diagnostics(); doc = parse_corpus(Path({str(tmp_path / 'content')!r}), d); "
+            f"figs = diagrams.draw_document(doc, d, Path({str(tmp_path / 'fig')!r})); "
+            "assert not d.items, d.items; assert [f.alt for f in figs.values()] and all(f.alt for f in figs.values()); "
+            "print('sympy' in sys.modules)")
+    runs = [subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1],
+                           capture_output=True, text=True).stdout.strip() for _ in range(2)]
+    assert runs == ["True", "False"]  # the first run checks the block; the second reuses spec and alt text
 
 
 def test_same_block_same_bytes(tmp_path):

@@ -24,8 +24,6 @@ from ..context import Figure
 from ..location import Diagnostics, SourceLocation
 from ..model import Document, PlotBlock
 from ..resources import template
-from . import kinds
-from .kinds import alt_text
 from .spec import SpecError, load
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -53,6 +51,8 @@ def check_block(block: PlotBlock, diags: Diagnostics) -> dict | None:
     except SpecError as e:
         diags.error(SourceLocation(block.loc.path, e.line), f"plot: {e}")
         return None
+    from . import kinds  # numpy and sympy: only when a block is not in the check cache
+
     return kinds.check(node, diags, block.loc.path)
 
 
@@ -76,31 +76,36 @@ def figure_name(spec: dict, code: str) -> str:
     return "fig-" + fingerprint(code, blob)[:16]
 
 
-CHECKING_CODE = ("spec.py", "kinds", "expr.py", "text.py", "compute.py")
+CHECKING_CODE = ("__init__.py", "spec.py", "kinds", "expr.py", "text.py", "compute.py")
 CHECKED_CACHE = ".checked.json"
 
 
-def check_cached(doc: Document, diags: Diagnostics, path: Path) -> list[tuple[PlotBlock, dict]]:
+def check_cached(doc: Document, diags: Diagnostics, path: Path) -> list[tuple[PlotBlock, dict, str]]:
     """Check every block, reusing the specs of blocks that checked clean last time.
 
     Only blocks without any diagnostic are cached (keyed by their YAML and the checking code), so
-    every error and warning is reported again on every run.
+    every error and warning is reported again on every run. The alt text is cached with the spec,
+    so a build whose blocks are all cached never imports the kinds (numpy, sympy).
     """
     cache = JsonCache(path, fingerprint([PACKAGE_DIR / n for n in CHECKING_CODE], PACKAGE_DIR.parent / "latex.py"))
     checked = []
     for block in plot_blocks(doc):
         key = fingerprint(block.source)
-        spec = cache.get(key)
-        if spec is None:
+        entry = cache.get(key)
+        if entry is None:
             local = Diagnostics()
             spec = check_block(block, local)
             diags.extend(local)
-            if spec is None or local.items:
-                if spec is not None:
-                    checked.append((block, spec))
+            if spec is None:
                 continue
-        cache.put(key, spec)
-        checked.append((block, spec))
+            from .kinds import alt_text
+
+            entry = {"spec": spec, "alt": alt_text(spec)}
+            if local.items:
+                checked.append((block, entry["spec"], entry["alt"]))
+                continue
+        cache.put(key, entry)
+        checked.append((block, entry["spec"], entry["alt"]))
     cache.save()
     return checked
 
@@ -111,16 +116,16 @@ def draw_document(doc: Document, diags: Diagnostics, out_dir: Path) -> dict[Plot
         return {}
     out_dir.mkdir(parents=True, exist_ok=True)
     code = code_version()
-    names = [figure_name(spec, code) for _, spec in checked]
+    names = [figure_name(spec, code) for _, spec, _ in checked]
     jobs: dict[str, dict] = {}
-    for (_, spec), name in zip(checked, names):
+    for (_, spec, _), name in zip(checked, names):
         if not ((out_dir / f"{name}.svg").is_file() and (out_dir / f"{name}.png").is_file()):
             jobs[name] = spec
     failures = draw_many(jobs, out_dir)
     _prune(out_dir, set(names) - set(failures))
     figures: dict[PlotBlock, Figure] = {}
     number = 0
-    for (block, spec), name in zip(checked, names):
+    for (block, spec, alt), name in zip(checked, names):
         if name in failures:
             message, label = failures[name]
             line = _line_of(block, label) if label else block.loc.line
@@ -128,7 +133,7 @@ def draw_document(doc: Document, diags: Diagnostics, out_dir: Path) -> dict[Plot
                         f"plot: {message}" if label else f"plot: drawing failed: {message}")
             continue
         number += 1
-        figures[block] = Figure(number=number, caption=spec["caption"] or spec["title"], alt=alt_text(spec),
+        figures[block] = Figure(number=number, caption=spec["caption"] or spec["title"], alt=alt,
                                 svg=out_dir / f"{name}.svg", png=out_dir / f"{name}.png")
     return figures
 

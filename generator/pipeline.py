@@ -127,9 +127,16 @@ def input_fingerprint(cfg: BuildConfig) -> str:
     return fingerprint(options, _content_parts(cfg), PACKAGE_DIR, TEMPLATES_DIR)
 
 
+DECK_LOCK = "deck.lock.json"
+"""The deck's own state (``emit.anki.LOCK_NAME``), which a deck build rewrites: an input of the deck only."""
+
+
 def _content_parts(cfg: BuildConfig) -> Iterator[str | Path]:
     content = cfg.content.resolve()
+    skip = set() if "deck" in cfg.targets else {cfg.content / DECK_LOCK}
     for p in sorted(cfg.content.rglob("*")):
+        if p in skip:  # a deck built in the background must not make the cheat sheet or the PDF stale
+            continue
         try:
             st = p.stat()
         except OSError:

@@ -95,3 +95,21 @@ def test_noop_rebuild_imports_no_heavy_library(project):
             "print(rc, heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=project, check=True)
     assert out.stdout.strip() == "0 []"
+
+
+def test_deck_lock_is_an_input_of_the_deck_only(project, capsys):
+    """A deck built in the background (watch mode) rewrites the lock; the cheat sheet stays up to date."""
+    from generator import pipeline
+    from generator.emit import anki
+
+    assert pipeline.DECK_LOCK == anki.LOCK_NAME
+    write(project / "content", "a.md", GOOD)
+    assert run("build", "--only", "html", "-q") == 0
+    assert run("build", "--only", "deck", "-q") == 0  # writes content/deck.lock.json
+    assert (project / "content" / anki.LOCK_NAME).is_file()
+    capsys.readouterr()
+    assert run("build", "--only", "html") == 0
+    assert "nothing changed" in capsys.readouterr().err
+    (project / "content" / anki.LOCK_NAME).write_text("{}\n", encoding="utf-8")
+    assert run("build", "--only", "deck") == 0
+    assert "nothing changed" not in capsys.readouterr().err  # the deck does read it

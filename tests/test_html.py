@@ -236,6 +236,8 @@ def test_quiz_reveal_and_hide(sheet, open_page):
     page.fill("#q", "softmax")
     page.click("#g\\.softmax summary")
     page.click("#g\\.softmax a[href='#g.relu']")
+    # the page's hashchange handler opens the card after the click returns: wait for it, briefly
+    page.wait_for_selector("#g\\.relu .answer", state="visible", timeout=3000)
     assert page.is_visible("#g\\.relu .answer")
     assert page.evaluate("location.hash") == "#g.relu"
     assert w.problems() == []

@@ -13,6 +13,8 @@ from generator.parse import parse_corpus
 
 SHIPPED = Path(__file__).resolve().parent.parent / "content"
 FRONT = "---\ndeck: {deck}\ntags: [t1, dl::basics]\n---\n"
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (make sysdeps-test); Playwright drives it
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 def write(root: Path, name: str, body: str, deck: str = "Test::Deck") -> Path:
@@ -61,3 +63,15 @@ def shipped():
         pytest.skip("no content folder")
     diags = Diagnostics()
     return parse_corpus(SHIPPED, diags), diags
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium for the page tests (cheat sheet, watch mode, hostile notes)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed (make sysdeps)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()

@@ -125,18 +125,6 @@ def import_deck(col, apkg: Path) -> None:
         merge_notetypes=False, update_notes=0, update_notetypes=0, with_scheduling=False, with_deck_configs=False)))
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from test_html import ARGS, CHROMIUM
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (make sysdeps)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
 PAGE_AUDIT = """() => {
   const out = {handlers: [], js: [], ids: [], styles: [], dead: []};
   for (const el of document.querySelectorAll('*')) {

@@ -23,8 +23,6 @@ from generator.mathrender import Katex
 GOLDEN = Path(__file__).parent / "golden" / "html"
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "build" / "test-html"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 def fixture_context(doc) -> BuildContext:
@@ -112,17 +110,6 @@ def test_font_subset_by_class():
 
 
 # --- in Chromium ---------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (make sysdeps)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
 
 @pytest.fixture(scope="module")
 def sheet(tmp_path_factory):

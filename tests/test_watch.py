@@ -23,8 +23,6 @@ from generator import watch
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "golden" / "html" / "content"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 LINE_RE = re.compile(r"^\d\d:\d\d:\d\d .+ · .+ · \d+\.\d\d s · \d+ warnings?")
 
 
@@ -72,17 +70,6 @@ class WatchProcess:
                 self.lines.append(self._queue.get(timeout=1))
             except queue.Empty:
                 return
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (make sysdeps)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def poll(page, script: str, timeout: float):

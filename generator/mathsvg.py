@@ -21,7 +21,7 @@ from pathlib import Path
 
 from fontTools.ttLib import TTFont
 
-from .context import write_atomic
+from .cache import JsonCache
 from .resources import KATEX_DIR, MATHJAX_DIR as MATHJAX
 
 SCRIPT = Path(__file__).with_name("mathsvg.js")
@@ -101,17 +101,7 @@ class Renderer:
     """SVG of each (TeX, display) the build needs; new ones rendered in one Node run, all kept on disk."""
 
     def __init__(self, cache: Path | None):
-        self.path = cache
-        self.data: dict[str, dict] = {}
-        self.used: set[str] = set()
-        self.dirty = False
-        if cache is not None:
-            try:
-                loaded = json.loads(cache.read_text(encoding="utf-8"))
-                if loaded.get("version") == VERSION:
-                    self.data = loaded["svg"]
-            except (OSError, ValueError, KeyError, AttributeError):
-                pass
+        self.cache = JsonCache(cache, VERSION)
 
     @staticmethod
     def available() -> str | None:
@@ -129,7 +119,7 @@ class Renderer:
 
     def prepare(self, formulas: list[tuple[str, bool]]) -> None:
         """Render every formula not cached yet, in one batch."""
-        todo = sorted({(tex, d) for tex, d in formulas if self._key(tex, d) not in self.data and not has_cjk(tex)})
+        todo = sorted({(tex, d) for tex, d in formulas if self.cache.get(self._key(tex, d)) is None and not has_cjk(tex)})
         if not todo:
             return
         timeout = 60 + 0.05 * len(todo)
@@ -142,21 +132,14 @@ class Renderer:
             if "svg" in item:
                 item = {"svg": glyphs_as_text(item["svg"]), "width": item["width"] * EX,
                         "height": item["height"] * EX, "valign": item["valign"] * EX}
-            self.data[self._key(tex, display)] = item
-        self.dirty = True
+            self.cache.put(self._key(tex, display), item)
 
     def get(self, tex: str, display: bool) -> Svg | None:
         """The formula's SVG, or None (CJK text, or MathJax could not parse it)."""
-        key = self._key(tex, display)
-        self.used.add(key)
-        item = self.data.get(key)
+        item = self.cache.get(self._key(tex, display))
         if item is None or "svg" not in item:
             return None
         return Svg(item["svg"], item["width"], item["height"], item["valign"])
 
     def save(self) -> None:
-        if self.path is None or not (self.dirty or set(self.data) - self.used):
-            return
-        kept = {k: v for k, v in self.data.items() if k in self.used}
-        text = json.dumps({"version": VERSION, "svg": kept}, ensure_ascii=False)
-        write_atomic(self.path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        self.cache.save()

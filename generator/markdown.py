@@ -150,6 +150,8 @@ class Parts:
     tables: list[Table] = field(default_factory=list)
     open_pairs: list[str] = field(default_factory=list)
     """The closing placeholder (or HTML) of each open link, span and cloze, innermost last."""
+    looked_up: list[str] = field(default_factory=list)
+    """Paths outside the Markdown file that the result depends on (images): the parse cache checks them."""
 
     def loc(self, line: int, col: int = 0) -> SourceLocation:
         return SourceLocation(self.path, line, col)
@@ -262,6 +264,7 @@ def _image(self, tokens, idx, options, env) -> str:
     if PurePosixPath(src).is_absolute():
         c.diags.error(loc, f"image path '{src}' must be relative to the Markdown file")
         return escapeHtml(alt)
+    c.looked_up.append(str(c.file_dir / src))
     path = (c.file_dir / src).resolve()
     if not path.is_relative_to(c.root):
         c.diags.error(loc, f"image path '{src}' leaves the content folder")

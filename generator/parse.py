@@ -1,19 +1,28 @@
 """Content files → content model: front matter, chapters, notes and their fragments.
 
-The Markdown itself is rendered by :mod:`.markdown` (markdown-it and its rules).
+The Markdown itself is rendered by :mod:`.markdown` (markdown-it and its rules). Each file is parsed
+on its own, so :func:`parse_corpus` keeps every file's result (its part of the model and its
+diagnostics, as :mod:`.modeljson` lists) in a cache keyed by the file's text, and parses the files
+that changed in worker processes when there are enough of them to pay for the processes.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
 import unicodedata
 from pathlib import Path
 
+import markdown_it
+import mdit_py_plugins
+import nh3
+import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from . import sanitise, yamlread
+from . import modeljson, sanitise, yamlread
+from .cache import JsonCache, fingerprint, long_lived
 from .location import Diagnostic, Diagnostics, SourceLocation
 from .markdown import HEADING_ID_RE, Parts, make_parser
 from .model import Chapter, Document, Fragment, Note, SourceFile
@@ -31,12 +40,14 @@ _OWN_ATTRS = {"link_open": {"title"}, "image": {"src", "alt", "title"}}
 class _FileRenderer:
     """Renders token ranges of one file into Fragments."""
 
-    def __init__(self, md: MarkdownIt, path: Path, root: Path, lines: list[str], diags: Diagnostics):
+    def __init__(self, md: MarkdownIt, path: Path, root: Path, lines: list[str], diags: Diagnostics,
+                 looked_up: list[str]):
         self.md, self.path, self.root, self.lines, self.diags = md, path, root, lines, diags
         self.file_dir = path.resolve().parent
+        self.looked_up = looked_up
 
     def _collect(self) -> Parts:
-        return Parts(self.path, self.file_dir, self.root, self.diags, self.lines)
+        return Parts(self.path, self.file_dir, self.root, self.diags, self.lines, looked_up=self.looked_up)
 
     def _finish(self, c: Parts, html: str, text: str) -> Fragment:
         # One allow-list for every fragment, whatever syntax produced it; placeholders are
@@ -197,6 +208,14 @@ def parse_file(md: MarkdownIt, path: Path, root: Path, diags: Diagnostics) -> So
     text = read_source(path, root, diags)
     if text is None:
         return None
+    return parse_text(md, path, root, text, diags)
+
+
+def parse_text(md: MarkdownIt, path: Path, root: Path, text: str, diags: Diagnostics,
+               looked_up: list[str] | None = None) -> SourceFile:
+    """One file's text (as :func:`read_source` returns it) → its part of the model.
+
+    ``looked_up`` collects the other paths the result depends on (images), for the cache."""
     meta, body = _front_matter(text, path, diags)
     tokens = md.parse(body, {})
     if meta is None:
@@ -207,7 +226,7 @@ def parse_file(md: MarkdownIt, path: Path, root: Path, diags: Diagnostics) -> So
     title = meta.get("title") if isinstance(meta.get("title"), str) else None
     order = meta.get("order") if isinstance(meta.get("order"), int) else None
     check_structure(tokens, body.split("\n"), path, diags)
-    r = _FileRenderer(md, path, root, lines, diags)
+    r = _FileRenderer(md, path, root, lines, diags, looked_up if looked_up is not None else [])
 
     # Split the level-0 token stream at '#' and '##' headings.
     sections: list[tuple[Token | None, Token | None, list[Token]]] = [(None, None, [])]
@@ -315,50 +334,159 @@ def content_files(root: Path) -> list[Path]:
 # (the watcher) re-parses only the files that changed.
 _PARSED: dict[Path, tuple[tuple, SourceFile | None, tuple[Diagnostic, ...]]] = {}
 
+CACHE_VERSION = fingerprint(
+    " ".join((markdown_it.__version__, mdit_py_plugins.__version__, nh3.__version__, yaml.__version__)),
+    *(Path(__file__).parent / m for m in ("parse.py", "markdown.py", "sanitise.py", "structure.py", "yamlread.py",
+                                          "model.py", "location.py", "modeljson.py")))[:16]
+"""A file's parse depends on its text, the parsing code and the libraries it calls."""
+PARALLEL_MIN_CHARS = 200_000
+"""Parse in worker processes when the files to parse hold at least this much text (and there are two)."""
+MAX_WORKERS = 4
+
 
 def _listing(root: Path) -> tuple:
     """Every path in the content folder (symlink targets too): parsing checks that images exist."""
     return tuple((str(p), os.readlink(p) if p.is_symlink() else p.is_file()) for p in sorted(root.rglob("*")))
 
 
-def _parse_cached(md: MarkdownIt, path: Path, root: Path, listing: tuple, diags: Diagnostics) -> SourceFile | None:
+def _stat_key(path: Path, root: Path, listing: tuple) -> tuple | None:
     try:
         st = path.stat()
-        key = (root, listing, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        return root, listing, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
     except OSError:
-        key = None
-    hit = _PARSED.get(path)
-    if key is not None and hit is not None and hit[0] == key:
-        diags.items.extend(hit[2])
-        return hit[1]
-    local = Diagnostics()
-    sf = parse_file(md, path, root, local)
-    diags.extend(local)
+        return None
+
+
+def _looked_up_state(paths: list[str]) -> dict[str, list]:
+    """What the parse saw of each path it looked up: where it leads, and that file's size and time."""
+    state = {}
+    for p in paths:
+        try:
+            resolved = Path(p).resolve()
+            st = resolved.stat()
+            state[p] = [str(resolved), st.st_mode, st.st_size, st.st_mtime_ns]
+        except (OSError, RuntimeError):
+            state[p] = None
+    return state
+
+
+def _cache_key(path: Path, root: Path, text: str) -> str:
+    return fingerprint(str(path), str(path.resolve()), str(root), text)
+
+
+@functools.cache
+def _parser() -> MarkdownIt:
+    return make_parser()
+
+
+def _parse_one(path: Path, root: Path, text: str, encode: bool) -> tuple[SourceFile, list[Diagnostic], list | None]:
+    """Parse one file's text; with ``encode``, also its cache entry (None if it cannot be cached)."""
+    local, looked_up = Diagnostics(), []
+    sf = parse_text(_parser(), path, root, text, local, looked_up)
+    entry = None
+    if encode:
+        try:
+            with long_lived():
+                entry = [modeljson.encode_file(sf, local.items), _looked_up_state(looked_up)]
+        except modeljson.Foreign:
+            pass
+    return sf, local.items, entry
+
+
+def _parse_batch(batch: list[tuple[Path, Path, str]]) -> list[list | None]:
+    """In a worker process: the cache entries of a few files (decoded by the parent)."""
+    return [_parse_one(path, root, text, True)[2] for path, root, text in batch]
+
+
+def _parse_all(todo: list[tuple[Path, str]], root: Path, encode: bool) -> list[tuple[SourceFile, list, list | None]]:
+    """Parse the files (path, text), in worker processes when there is enough text; results in order."""
+    from .workers import cpu_count
+
+    workers = min(cpu_count(), MAX_WORKERS, len(todo))
+    if workers < 2 or sum(len(text) for _, text in todo) < PARALLEL_MIN_CHARS:
+        return [_parse_one(path, root, text, encode) for path, text in todo]
+    from .workers import map_in_processes
+
+    # largest first, dealt out in turn: batches of about equal size, a few per worker
+    order = sorted(range(len(todo)), key=lambda i: -len(todo[i][1]))
+    count = min(len(todo), workers * 3)
+    batches = [order[k::count] for k in range(count)]
     try:
-        unchanged = key is not None and path.stat().st_mtime_ns == key[3]
-    except OSError:
-        unchanged = False
-    if unchanged:  # not saved again while it was being read
-        _PARSED[path] = (key, sf, tuple(local.items))
-    return sf
+        answers = map_in_processes(_parse_batch, [[(todo[i][0], root, todo[i][1]) for i in b] for b in batches],
+                                   workers)
+    except OSError:  # no processes to be had, or one died: parse here
+        return [_parse_one(path, root, text, encode) for path, text in todo]
+    entries: list[list | None] = [None] * len(todo)
+    for b, answer in zip(batches, answers):
+        for i, entry in zip(b, answer):
+            entries[i] = entry
+    results = []
+    with long_lived():
+        for (path, text), entry in zip(todo, entries):
+            if entry is None:  # not encodable: parse it here
+                results.append(_parse_one(path, root, text, encode))
+            else:
+                sf, diags = modeljson.decode_file(entry[0], path)
+                results.append((sf, diags, entry))
+    return results
 
 
-def parse_corpus(root: Path, diags: Diagnostics) -> Document:
-    md = make_parser()
+def parse_corpus(root: Path, diags: Diagnostics, cache_dir: Path | None = None) -> Document:
+    """Every content file under ``root``; with ``cache_dir``, unchanged files come from its parse cache."""
     root_resolved = root.resolve()
-    files = []
     paths = content_files(root)
     listing = _listing(root)
     for stale in set(_PARSED) - set(paths):
         del _PARSED[stale]
+    cache = JsonCache(cache_dir / "parse.json" if cache_dir is not None else None, CACHE_VERSION)
+    found: dict[Path, tuple[SourceFile | None, list[Diagnostic]]] = {}
+    todo: list[tuple[Path, str, str, list[Diagnostic], tuple | None]] = []
     for path in paths:
-        sf = _parse_cached(md, path, root_resolved, listing, diags)
+        key = _stat_key(path, root_resolved, listing)
+        hit = _PARSED.get(path)
+        if key is not None and hit is not None and hit[0] == key:
+            found[path] = hit[1], list(hit[2])
+            continue
+        local = Diagnostics()
+        text = read_source(path, root_resolved, local)
+        if text is None:
+            found[path] = None, local.items
+            continue
+        cache_key = _cache_key(path, root_resolved, text)
+        entry = cache.get(cache_key)
+        if entry is not None and _looked_up_state(list(entry[1])) == entry[1]:
+            with long_lived():
+                sf, more = modeljson.decode_file(entry[0], path)
+            found[path] = sf, local.items + more
+            _remember(path, key, sf, found[path][1])
+        else:
+            todo.append((path, text, cache_key, local.items, key))
+    parsed = _parse_all([(path, text) for path, text, *_ in todo], root_resolved, cache_dir is not None)
+    for (path, _, cache_key, read_diags, key), (sf, more, entry) in zip(todo, parsed):
+        found[path] = sf, read_diags + more
+        if entry is not None:
+            cache.put(cache_key, entry)
+        _remember(path, key, sf, found[path][1])
+    cache.save()
+    files = []
+    for path in paths:
+        sf, file_diags = found[path]
+        diags.items.extend(file_diags)
         if sf is not None:
             files.append(sf)
     files.sort(key=lambda f: (f.order if f.order is not None else 0, str(f.path)))
     doc = Document(tuple(files), root_resolved)
     _check_ids_and_links(doc, diags)
     return doc
+
+
+def _remember(path: Path, key: tuple | None, sf: SourceFile | None, file_diags: list[Diagnostic]) -> None:
+    try:
+        unchanged = key is not None and path.stat().st_mtime_ns == key[3]
+    except OSError:
+        unchanged = False
+    if unchanged:  # not saved again while it was being read
+        _PARSED[path] = (key, sf, tuple(file_diags))
 
 
 # Ids the pages use for themselves: the cheat sheet's controls, chapter, figure and index anchors.

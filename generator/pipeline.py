@@ -195,7 +195,7 @@ def analyse(cfg: BuildConfig, progress: Progress, draw: bool) -> Analysis:
     if not cfg.content.is_dir():
         raise GeneratorError(f"content folder '{cfg.content}' does not exist")
     diags = Diagnostics()
-    doc = parse_corpus(cfg.content, diags)
+    doc = parse_corpus(cfg.content, diags, cache_dir=cfg.out / ".cache")
     lint.lint_document(doc, diags)  # card-quality warnings
     notes = sum(1 for _ in doc.notes)
     progress.stage("parse", f"{len(doc.files)} files, {sum(1 for _ in doc.chapters)} chapters, {notes} notes")

@@ -108,6 +108,15 @@ class JsonCache:
             return self.data[key]
         return default
 
+    def keep(self, keys: Iterable[str]) -> bool:
+        """Count ``keys`` as used (kept by :meth:`save`), as a result derived from them is; False if one is
+        missing, and then the derived result must be made again."""
+        keys = list(keys)
+        if not all(k in self.data for k in keys):
+            return False
+        self.used.update(keys)
+        return True
+
     def put(self, key: str, value) -> None:
         self.used.add(key)
         if self.data.get(key) != value:

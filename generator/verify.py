@@ -19,7 +19,7 @@ from pathlib import Path
 from . import mathrender, workers
 from .cache import JsonCache, fingerprint
 from .context import FormulaStatus, Status, display_path, write_atomic
-from .location import Diagnostics
+from .location import Diagnostic, Diagnostics
 from .model import Document, Formula, fragments
 from .relations import (QUANTITY, ClaimTask, Definition, classify_definition, numeric_only, split_equations,
                         uncheckable_relation)
@@ -90,56 +90,118 @@ def _split_comment(f: Formula, is_check: bool) -> tuple[str, str]:
     return f.tex, ""
 
 
+SYNTAX, CLAIMS = 0, 1
+"""The two passes that report problems: syntax (all files first), then claims."""
+
+
+@dataclass
+class _FileRun:
+    """One file's formulas and what was found for them.
+
+    A file's results depend only on its formulas (definitions hold within a file) and on the cached
+    checks, so they are cached as a whole too: an unchanged file costs one lookup instead of
+    classifying every formula again. ``said`` holds the problems as (pass, formula index, severity,
+    offset into the TeX or -1 for the formula's own location, message)."""
+
+    entries: list[tuple[Formula, bool, str, str]]
+    key: str
+    statuses: list[FormulaStatus | None]
+    passes: list[int]
+    said: list[list]
+    uses: list[str]
+    """The syntax and claim entries these results were read from: kept in the cache with them."""
+
+    def say(self, phase: int, index: int, severity: str, offset: int, message: str) -> None:
+        self.said.append([phase, index, severity, offset, message])
+
+    def memo(self) -> list:
+        return [[[str(st.status), st.detail, ps] for st, ps in zip(self.statuses, self.passes)], self.said,
+                " ".join(self.uses)]
+
+    def recall(self, memo, cache: JsonCache) -> bool:
+        try:
+            rows, said, uses = memo
+            if len(rows) != len(self.entries) or not cache.keep(uses.split()):
+                return False
+            self.statuses = [FormulaStatus(Status(st), detail) for st, detail, _ in rows]
+            self.passes, self.said = [ps for _, _, ps in rows], said
+            return True
+        except (TypeError, ValueError):
+            return False
+
+
+def _file_run(sf) -> _FileRun:
+    entries = [(f, is_check) + _split_comment(f, is_check) for f, is_check in _formulas_in_order(sf)]
+    key = _key("file", json.dumps([[tex, f.display, is_check, comment] for f, is_check, tex, comment in entries],
+                                  ensure_ascii=False))
+    return _FileRun(entries, key, [None] * len(entries), [CLAIMS] * len(entries), [], [])
+
+
 def verify_document(doc: Document, diags: Diagnostics, cache_dir: Path | None = None,
                     limits: workers.Limits = LIMITS) -> dict[Formula, FormulaStatus]:
     cache = JsonCache(cache_dir / "verify.json" if cache_dir is not None else None, CACHE_VERSION)
-    entries = [(f, is_check) + _split_comment(f, is_check) for sf in doc.files for f, is_check in _formulas_in_order(sf)]
+    runs = [_file_run(sf) for sf in doc.files]
+    todo = [run for run in runs if not run.recall(cache.get(run.key), cache)]
     # 1. syntax, by KaTeX
     missing = {}
-    for f, _, tex, _ in entries:
-        key = _key("syntax", tex)
-        if cache.get(key) is None:
-            missing[key] = _Syntax(tex)
+    for run in todo:
+        for f, _, tex, _ in run.entries:
+            key = _key("syntax", tex)
+            run.uses.append(key)
+            if cache.get(key) is None:
+                missing[key] = _Syntax(tex)
     _run(missing, cache, limits, lambda limit: ["limit", limit])
     # 2. classify in file order (definitions hold for the rest of their file), collect the claims
-    results: dict[Formula, FormulaStatus] = {}
-    plans: list[tuple[Formula, bool, str, list]] = []
+    plans: list[tuple[_FileRun, int, list]] = []
     claims: dict[str, ClaimTask] = {}
-    current_file, defs = None, {}
-    for f, is_check, tex, comment in entries:
-        if f.loc.path != current_file:
-            current_file, defs = f.loc.path, {}
-        syntax = cache.get(_key("syntax", tex))
-        if syntax:
-            results[f] = _syntax_status(f, syntax, diags)
-            continue
-        parts = _parts(f, is_check, tex, defs)
-        for part in parts:
-            if part.status is None:
-                part.key = _key("claim", part.tex, comment, *sorted(d.key() for d in defs.values()))
-                if cache.get(part.key) is None:
-                    claims[part.key] = ClaimTask(part.tex, comment, tuple(sorted(defs.values(), key=lambda d: d.name)))
-        plans.append((f, is_check, tex, parts))
+    for run in todo:
+        defs: dict[str, Definition] = {}
+        for i, (f, is_check, tex, comment) in enumerate(run.entries):
+            syntax = cache.get(run.uses[i])
+            if syntax:
+                run.statuses[i], run.passes[i] = _syntax_status(run, i, syntax), SYNTAX
+                continue
+            parts = _parts(f, is_check, tex, defs)
+            for part in parts:
+                if part.status is None:
+                    part.key = _key("claim", part.tex, comment, *sorted(d.key() for d in defs.values()))
+                    if cache.get(part.key) is None:
+                        claims[part.key] = ClaimTask(part.tex, comment,
+                                                     tuple(sorted(defs.values(), key=lambda d: d.name)))
+            plans.append((run, i, parts))
     # 3. the claims, by sympy; imported here first, so that the forked workers share it instead of
     #    each importing it again (only when something changed: a no-op build never gets here)
     if claims:
         from . import claims as _sympy_side  # noqa: F401
     _run(claims, cache, limits, lambda limit: ["limit", limit, []])
-    for f, is_check, tex, parts in plans:
-        results[f] = _outcome(f, is_check, parts, cache, diags)
+    for run, i, parts in plans:
+        run.statuses[i] = _outcome(run, i, parts, cache)
+    for run in todo:
+        cache.put(run.key, run.memo())
     cache.save()
+    # what was found, in the order the passes found it: every file's syntax problems, then the claims'
+    results: dict[Formula, FormulaStatus] = {}
+    for phase in (SYNTAX, CLAIMS):
+        for run in runs:
+            for i, (f, *_) in enumerate(run.entries):
+                if run.passes[i] == phase:
+                    results[f] = run.statuses[i]
+            for ph, i, severity, offset, message in run.said:
+                if ph == phase:
+                    f = run.entries[i][0]
+                    diags.items.append(Diagnostic(f.loc if offset < 0 else f.at(offset), severity, message))
     return results
 
 
-def _syntax_status(f: Formula, hit: list, diags: Diagnostics) -> FormulaStatus:
+def _syntax_status(run: _FileRun, i: int, hit: list) -> FormulaStatus:
     if hit[0] == "limit":
-        diags.warning(f.loc, f"not checkable: KaTeX could not check this formula: {hit[1]}")
+        run.say(SYNTAX, i, "warning", -1, f"not checkable: KaTeX could not check this formula: {hit[1]}")
         return FormulaStatus(Status.NOT_CHECKABLE, hit[1])
     message, col = hit
     if message.startswith("nested "):  # valid TeX that is too deep for the embedded engine: not an error
-        diags.warning(f.at(max(col - 1, 0)), f"not checkable: {message}")
+        run.say(SYNTAX, i, "warning", max(col - 1, 0), f"not checkable: {message}")
         return FormulaStatus(Status.NOT_CHECKABLE, message)
-    diags.error(f.at(max(col - 1, 0)), f"invalid LaTeX: {message}")
+    run.say(SYNTAX, i, "error", max(col - 1, 0), f"invalid LaTeX: {message}")
     return FormulaStatus(Status.FAILED, message)
 
 
@@ -165,32 +227,33 @@ def _parts(f: Formula, is_check: bool, tex: str, defs: dict[str, Definition]) ->
     return parts
 
 
-def _outcome(f: Formula, is_check: bool, parts: list[_Part], cache: JsonCache, diags: Diagnostics) -> FormulaStatus:
+def _outcome(run: _FileRun, i: int, parts: list[_Part], cache: JsonCache) -> FormulaStatus:
+    f, is_check = run.entries[i][:2]
     if not f.display and not is_check:
         if not parts:
             return FormulaStatus(Status.INLINE, "")
-        status = _combine([_claim(p, cache, diags, False) for p in parts])
+        status = _combine([_claim(run, i, p, cache, False) for p in parts])
         return status if status.status != Status.NOT_CHECKABLE else FormulaStatus(Status.INLINE, status.detail)
     if not parts:
         return FormulaStatus(Status.NOT_CHECKABLE, "empty")
-    return _combine([p.status if p.status is not None else _claim(p, cache, diags, is_check) for p in parts])
+    return _combine([p.status if p.status is not None else _claim(run, i, p, cache, is_check) for p in parts])
 
 
-def _claim(part: _Part, cache: JsonCache, diags: Diagnostics, is_check: bool) -> FormulaStatus:
+def _claim(run: _FileRun, i: int, part: _Part, cache: JsonCache, is_check: bool) -> FormulaStatus:
+    run.uses.append(part.key)
     status, detail, warnings = cache.get(part.key)
-    loc = part.formula.at(part.offset)
     for w in warnings:
-        diags.warning(loc, w)
+        run.say(CLAIMS, i, "warning", part.offset, w)
     if status == "limit":
         if is_check:
-            diags.error(loc, f"check line is not verifiable: {detail}")
+            run.say(CLAIMS, i, "error", part.offset, f"check line is not verifiable: {detail}")
             return FormulaStatus(Status.FAILED, detail)
-        diags.warning(loc, f"not checkable: {detail}")
+        run.say(CLAIMS, i, "warning", part.offset, f"not checkable: {detail}")
         return FormulaStatus(Status.NOT_CHECKABLE, detail)
     if status == "failed":
-        diags.error(loc, detail)
+        run.say(CLAIMS, i, "error", part.offset, detail)
     elif status == "not-checkable" and is_check:
-        diags.error(loc, f"check line is not verifiable: {detail}")
+        run.say(CLAIMS, i, "error", part.offset, f"check line is not verifiable: {detail}")
         return FormulaStatus(Status.FAILED, detail)
     return FormulaStatus(Status(status), detail)
 
@@ -206,11 +269,16 @@ def _combine(statuses: list[FormulaStatus]) -> FormulaStatus:
 # --------------------------------------------------------------------------- reporting
 
 def write_report(doc: Document, results: dict[Formula, FormulaStatus], path: Path) -> None:
-    entries = [{"file": display_path(f.loc.path), "line": f.loc.line, "col": f.loc.col, "tex": f.tex,
-                "display": f.display, "status": str(s.status), "detail": s.detail}
-               for f, s in sorted(results.items(), key=lambda fs: (str(fs[0].loc.path), fs[0].loc.line, fs[0].loc.col))]
+    shown: dict[Path, str] = {}
+    for f in results:
+        if f.loc.path not in shown:
+            shown[f.loc.path] = display_path(f.loc.path)
+    encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder: json.dumps would make one per formula
+    rows = sorted(results.items(), key=lambda fs: (str(fs[0].loc.path), fs[0].loc.line, fs[0].loc.col))
     # one formula per line: readable and diffable, and the C encoder stays fast on big corpora
-    body = ",\n  ".join(json.dumps(e, ensure_ascii=False) for e in entries)
+    body = ",\n  ".join(encode({"file": shown[f.loc.path], "line": f.loc.line, "col": f.loc.col, "tex": f.tex,
+                                 "display": f.display, "status": str(s.status), "detail": s.detail})
+                         for f, s in rows)
     text = f'{{"totals": {json.dumps(totals(results))},\n "formulas": [\n  {body}\n]}}\n'
     write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 

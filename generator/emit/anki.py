@@ -7,6 +7,7 @@ read from a lock file that advances it only when the note's content changed.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
@@ -168,9 +169,15 @@ def _field(frag, ctx: BuildContext, media: _Media, cloze: bool, cloze_text: bool
 
 def _source(note: Note, root: Path) -> str:
     """``content/02-cnn.md:42``: the same on every machine, wherever the build ran from."""
-    path = note.loc.path.resolve()
-    shown = f"{root.name}/{path.relative_to(root).as_posix()}" if path.is_relative_to(root) else display_path(path)
-    return html.escape(shown) + f":{note.loc.line}"
+    return _shown_path(note.loc.path, root) + f":{note.loc.line}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _shown_path(path: Path, root: Path) -> str:
+    """Once per file, not once per note: resolving a path asks the file system."""
+    path = path.resolve()
+    return html.escape(f"{root.name}/{path.relative_to(root).as_posix()}" if path.is_relative_to(root)
+                       else display_path(path))
 
 
 def note_fields(note: Note, ctx: BuildContext, media: _Media, root: Path) -> list[str]:
@@ -201,11 +208,23 @@ def _stamp(entries: dict, key: str, digest: str, now: int) -> int:
     return mod
 
 
+_PLAIN_KEY_RE = re.compile(r"[A-Za-z0-9._-]+")
+_HEX_RE = re.compile(r"[0-9a-f]+")
+
+
+def _entry_text(key: str, entry: dict) -> str:
+    """``"key": {"hash": "…", "mod": 1}``, as json.dumps writes it, without calling it twice per note."""
+    digest, mod = entry.get("hash"), entry.get("mod")
+    if (len(entry) == 2 and type(mod) is int and isinstance(digest, str) and _HEX_RE.fullmatch(digest)
+            and _PLAIN_KEY_RE.fullmatch(key)):
+        return f'  "{key}": {{"hash": "{digest}", "mod": {mod}}}'
+    return f"  {json.dumps(key, ensure_ascii=False)}: {json.dumps(entry, sort_keys=True)}"
+
+
 def _lock_text(lock: dict) -> str:
     """One note per line: small diffs when the content changes, and fast to write."""
     def block(entries: dict) -> str:
-        return ",\n".join(f"  {json.dumps(k, ensure_ascii=False)}: {json.dumps(v, sort_keys=True)}"
-                           for k, v in sorted(entries.items()))
+        return ",\n".join(_entry_text(k, v) for k, v in sorted(entries.items()))
     return (f'{{"version": 1,\n "models": {{\n{block(lock["models"])}\n }},\n'
             f' "notes": {{\n{block(lock["notes"])}\n }}\n}}\n')
 
@@ -232,7 +251,9 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
         mod = _stamp(lock["notes"], note.id, digest, now)
         mods.append(mod)
         seen.add(note.id)
-        deck = decks.setdefault(note.deck, genanki.Deck(deck_id(note.deck), note.deck))
+        deck = decks.get(note.deck)
+        if deck is None:
+            deck = decks[note.deck] = genanki.Deck(deck_id(note.deck), note.deck)
         deck.add_note(_LockedNote(model=model, fields=fields, tags=tags, guid=guid(note.id), mod=mod))
     removed = sorted(set(lock["notes"]) - seen)
     for key in removed:

@@ -17,8 +17,8 @@ class Foreign(ValueError):
     """A location outside the file being encoded: such a file is not cached."""
 
 
-def encode_file(sf: SourceFile | None, diags: list[Diagnostic]) -> list:
-    path = sf.path if sf is not None else None
+def encode_file(sf: SourceFile, diags: list[Diagnostic]) -> list:
+    path = sf.path
 
     def loc(l: SourceLocation) -> list:
         if l.path != path:
@@ -46,12 +46,12 @@ def encode_file(sf: SourceFile | None, diags: list[Diagnostic]) -> list:
         return [n.id, n.id_explicit, fragment(n.question), fragment(n.answer), fragment(n.details), n.cloze,
                 n.deck, list(n.tags), loc(n.loc), n.heading_text]
 
-    file = None if sf is None else [sf.deck, list(sf.tags), sf.title, sf.order, [
+    file = [sf.deck, list(sf.tags), sf.title, sf.order, [
         [c.title, fragment(c.intro), [note(n) for n in c.notes], loc(c.loc), c.slug] for c in sf.chapters]]
     return [file, [[d.severity, loc(d.loc), d.message, d.code] for d in diags]]
 
 
-def decode_file(data: list, path: Path) -> tuple[SourceFile | None, list[Diagnostic]]:
+def decode_file(data: list, path: Path) -> tuple[SourceFile, list[Diagnostic]]:
     """The inverse of :func:`encode_file`, for the file at ``path``."""
     locs: dict[tuple[int, int], SourceLocation] = {}
 
@@ -87,9 +87,7 @@ def decode_file(data: list, path: Path) -> tuple[SourceFile | None, list[Diagnos
                     n[9])
 
     file, diags = data
-    sf = None
-    if file is not None:
-        deck, tags, title, order, chapters = file
-        sf = SourceFile(path, deck, tuple(tags), title, order, tuple(
-            Chapter(c[0], fragment(c[1]), tuple(map(note, c[2])), loc(c[3]), c[4]) for c in chapters))
+    deck, tags, title, order, chapters = file
+    sf = SourceFile(path, deck, tuple(tags), title, order, tuple(
+        Chapter(c[0], fragment(c[1]), tuple(map(note, c[2])), loc(c[3]), c[4]) for c in chapters))
     return sf, [Diagnostic(loc(d[1]), d[0], d[2], d[3]) for d in diags]

@@ -453,12 +453,10 @@ def parse_corpus(root: Path, diags: Diagnostics, cache_dir: Path | None = None) 
             found[path] = None, local.items
             continue
         cache_key = _cache_key(path, root_resolved, text)
-        entry = cache.get(cache_key)
-        if entry is not None and _looked_up_state(list(entry[1])) == entry[1]:
-            with long_lived():
-                sf, more = modeljson.decode_file(entry[0], path)
-            found[path] = sf, local.items + more
-            _remember(path, key, sf, found[path][1])
+        hit = _recall(cache.get(cache_key), path)
+        if hit is not None:
+            found[path] = hit[0], local.items + hit[1]
+            _remember(path, key, hit[0], found[path][1])
         else:
             todo.append((path, text, cache_key, local.items, key))
     parsed = _parse_all([(path, text) for path, text, *_ in todo], root_resolved, cache_dir is not None)
@@ -478,6 +476,18 @@ def parse_corpus(root: Path, diags: Diagnostics, cache_dir: Path | None = None) 
     doc = Document(tuple(files), root_resolved)
     _check_ids_and_links(doc, diags)
     return doc
+
+
+def _recall(entry, path: Path) -> tuple[SourceFile, list[Diagnostic]] | None:
+    """A cache entry's model and diagnostics, if the paths it looked up are as they were then."""
+    try:
+        data, looked_up = entry
+        if _looked_up_state(list(looked_up)) != looked_up:
+            return None
+        with long_lived():
+            return modeljson.decode_file(data, path)
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError):  # not an entry this code wrote
+        return None
 
 
 def _remember(path: Path, key: tuple | None, sf: SourceFile | None, file_diags: list[Diagnostic]) -> None:

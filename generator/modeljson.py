@@ -63,14 +63,16 @@ def decode_file(data: list, path: Path) -> tuple[SourceFile, list[Diagnostic]]:
         return found
 
     def formula(f: list) -> Formula:
-        return Formula(f[0], f[1], loc(f[2]), tuple((s[0], s[1]) for s in f[3]))
+        return Formula(f[0], f[1], loc(f[2]), tuple(map(tuple, f[3])))
 
     def fragment(fr: list | None) -> Fragment | None:
         if fr is None:
             return None
         n = len(fr)
-        if n <= 2:  # the common case: text and formulas only
-            return Fragment(fr[0], tuple(map(formula, fr[1])) if n == 2 else ())
+        if n == 2:  # the common case: text and formulas only
+            return Fragment(fr[0], tuple(map(formula, fr[1])))
+        if n == 1:
+            return Fragment(fr[0])
         return Fragment(fr[0], tuple(map(formula, fr[1])),
                         tuple(PlotBlock(p[0], loc(p[1])) for p in fr[2]),
                         tuple(CheckBlock(tuple(map(formula, c[0])), loc(c[1])) for c in fr[3]) if n > 3 else (),

@@ -9,24 +9,26 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import os
 import re
 import unicodedata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import markdown_it
-import mdit_py_plugins
 import nh3
-import yaml
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
 
-from . import modeljson, sanitise, yamlread
+from . import modeljson, sanitise
 from .cache import JsonCache, fingerprint, long_lived
 from .location import Diagnostic, Diagnostics, SourceLocation
-from .markdown import HEADING_ID_RE, Parts, make_parser
 from .model import Chapter, Document, Fragment, Note, SourceFile
-from .structure import check_structure
+from .structure import HEADING_ID_RE, check_structure
+
+if TYPE_CHECKING:  # markdown-it (and PyYAML) are imported when a file must be parsed, not when it is cached
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+
+    from .markdown import Parts
 
 ID_RE = re.compile(r"[A-Za-z0-9._-]+")
 MISSING_ID = "missing-id"
@@ -45,9 +47,11 @@ class _FileRenderer:
         self.md, self.path, self.root, self.lines, self.diags = md, path, root, lines, diags
         self.file_dir = path.resolve().parent
         self.looked_up = looked_up
+        from .markdown import Parts
+        self.parts = Parts
 
-    def _collect(self) -> Parts:
-        return Parts(self.path, self.file_dir, self.root, self.diags, self.lines, looked_up=self.looked_up)
+    def _collect(self):
+        return self.parts(self.path, self.file_dir, self.root, self.diags, self.lines, looked_up=self.looked_up)
 
     def _finish(self, c: Parts, html: str, text: str) -> Fragment:
         # One allow-list for every fragment, whatever syntax produced it; placeholders are
@@ -114,6 +118,7 @@ def _front_matter(text: str, path: Path, diags: Diagnostics) -> tuple[dict | Non
         diags.error(SourceLocation(path, 1), "front matter is not closed by '---'")
         return {}, text
     body = "\n" * end + "\n" + "\n".join(lines[end + 1:])
+    from . import yamlread
     try:
         node = yamlread.load("\n".join(lines[1:end]), 2)
     except yamlread.YamlError as e:
@@ -335,9 +340,12 @@ def content_files(root: Path) -> list[Path]:
 _PARSED: dict[Path, tuple[tuple, SourceFile | None, tuple[Diagnostic, ...]]] = {}
 
 CACHE_VERSION = fingerprint(
-    " ".join((markdown_it.__version__, mdit_py_plugins.__version__, nh3.__version__, yaml.__version__)),
+    nh3.__version__,
     *(Path(__file__).parent / m for m in ("parse.py", "markdown.py", "sanitise.py", "structure.py", "yamlread.py",
-                                          "model.py", "location.py", "modeljson.py")))[:16]
+                                          "model.py", "location.py", "modeljson.py")),
+    # each names its version there; read, not imported, so that a build with every file cached skips them
+    *(Path(spec.origin) for name in ("markdown_it", "mdit_py_plugins", "yaml")
+      if (spec := importlib.util.find_spec(name)) is not None and spec.origin))[:16]
 """A file's parse depends on its text, the parsing code and the libraries it calls."""
 PARALLEL_MIN_CHARS = 200_000
 """Parse in worker processes when the files to parse hold at least this much text (and there are two)."""
@@ -376,6 +384,7 @@ def _cache_key(path: Path, root: Path, text: str) -> str:
 
 @functools.cache
 def _parser() -> MarkdownIt:
+    from .markdown import make_parser
     return make_parser()
 
 
@@ -400,6 +409,8 @@ def _parse_batch(batch: list[tuple[Path, Path, str]]) -> list[list | None]:
 
 def _parse_all(todo: list[tuple[Path, str]], root: Path, encode: bool) -> list[tuple[SourceFile, list, list | None]]:
     """Parse the files (path, text), in worker processes when there is enough text; results in order."""
+    if not todo:
+        return []
     from .workers import cpu_count
 
     workers = min(cpu_count(), MAX_WORKERS, len(todo))

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import mathrender, workers
+from . import workers
 from .cache import JsonCache, fingerprint
 from .context import FormulaStatus, Status, display_path, write_atomic
 from .location import Diagnostic, Diagnostics
@@ -45,6 +45,8 @@ class _Syntax:
 def _work(task):
     """Runs in a worker process: a KaTeX syntax check or a sympy claim check."""
     if isinstance(task, _Syntax):
+        from . import mathrender
+
         err = mathrender.syntax_error(task.tex)
         return list(err) if err else []
     from .claims import run_claim  # sympy is imported by the workers that need it, never by a no-op build
@@ -54,6 +56,8 @@ def _work(task):
 def _run(tasks: dict[str, object], cache: JsonCache, limits: workers.Limits, limited) -> None:
     """Run the tasks missing from the cache (key → task) and store their results."""
     keys = list(tasks)
+    if keys:  # imported here first, so that the forked workers share it (a build with every result cached skips it)
+        from . import mathrender  # noqa: F401
     for key, outcome in zip(keys, workers.run(_work, [tasks[k] for k in keys], limits)):
         cache.put(key, outcome.value if not outcome.limit else limited(outcome.limit))
 

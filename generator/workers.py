@@ -18,17 +18,19 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import faulthandler
-import multiprocessing
 import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+# multiprocessing and concurrent.futures are imported when processes start: a build with every result
+# cached starts none, and skips their import
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing.connection import Connection
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -154,6 +156,8 @@ def _one(fn: Callable, task, limits: Limits) -> Outcome:
 # --------------------------------------------------------------------------- the parent side
 
 def _context():
+    import multiprocessing
+
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
@@ -213,6 +217,8 @@ class _Pool:
         self.workers = [_Worker(fn, limits) for _ in range(size)]
 
     def run(self) -> list[Outcome]:
+        from multiprocessing.connection import wait
+
         try:
             for w in self.workers:
                 self._feed(w)
@@ -297,6 +303,10 @@ def map_in_processes(fn: Callable[[T], R], items: Iterable[T], workers: int) -> 
     Raises OSError when processes cannot be had or a worker died (the caller may then
     run the work in-process).
     """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     methods = multiprocessing.get_all_start_methods()
     # fork: workers inherit the parsed state and need no importable __main__ (spawn re-runs scripts)
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")

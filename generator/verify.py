@@ -273,18 +273,20 @@ def _combine(statuses: list[FormulaStatus]) -> FormulaStatus:
 # --------------------------------------------------------------------------- reporting
 
 def write_report(doc: Document, results: dict[Formula, FormulaStatus], path: Path) -> None:
+    # one formula per line, each as json.dumps writes it: readable and diffable, and written by hand
+    # because json.dumps per formula costs more than the rest of a warm build's verify stage
+    text = json.encoder.encode_basestring  # the C encoder behind json.dumps(..., ensure_ascii=False)
     shown: dict[Path, str] = {}
     for f in results:
         if f.loc.path not in shown:
-            shown[f.loc.path] = display_path(f.loc.path)
-    encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder: json.dumps would make one per formula
+            shown[f.loc.path] = text(display_path(f.loc.path))
     rows = sorted(results.items(), key=lambda fs: (str(fs[0].loc.path), fs[0].loc.line, fs[0].loc.col))
-    # one formula per line: readable and diffable, and the C encoder stays fast on big corpora
-    body = ",\n  ".join(encode({"file": shown[f.loc.path], "line": f.loc.line, "col": f.loc.col, "tex": f.tex,
-                                 "display": f.display, "status": str(s.status), "detail": s.detail})
-                         for f, s in rows)
-    text = f'{{"totals": {json.dumps(totals(results))},\n "formulas": [\n  {body}\n]}}\n'
-    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    body = ",\n  ".join(
+        f'{{"file": {shown[f.loc.path]}, "line": {f.loc.line}, "col": {f.loc.col}, "tex": {text(f.tex)}, '
+        f'"display": {"true" if f.display else "false"}, "status": {text(str(s.status))}, "detail": {text(s.detail)}}}'
+        for f, s in rows)
+    report = f'{{"totals": {json.dumps(totals(results))},\n "formulas": [\n  {body}\n]}}\n'
+    write_atomic(path, lambda tmp: tmp.write_text(report, encoding="utf-8"))
 
 
 def totals(results: dict[Formula, FormulaStatus]) -> dict[str, int]:

@@ -335,9 +335,9 @@ def content_files(root: Path) -> list[Path]:
         part.startswith(".") for part in p.relative_to(root).parts))
 
 
-# path → (key, result, diagnostics) of its last parse in this process: a long-running caller
-# (the watcher) re-parses only the files that changed.
-_PARSED: dict[Path, tuple[tuple, SourceFile | None, tuple[Diagnostic, ...]]] = {}
+# path → (key, result, diagnostics, parse cache key) of its last parse in this process: a long-running
+# caller (the watcher) re-parses only the files that changed, and reads the parse cache only then.
+_PARSED: dict[Path, tuple[tuple, SourceFile | None, tuple[Diagnostic, ...], str | None]] = {}
 
 CACHE_VERSION = fingerprint(
     nh3.__version__,
@@ -449,7 +449,7 @@ def parse_corpus(root: Path, diags: Diagnostics, cache_dir: Path | None = None) 
     listing = _listing(root)
     for stale in set(_PARSED) - set(paths):
         del _PARSED[stale]
-    cache = JsonCache(cache_dir / "parse.json" if cache_dir is not None else None, CACHE_VERSION)
+    cache: JsonCache | None = None  # read only if a file is not in _PARSED (the watcher's rebuilds)
     found: dict[Path, tuple[SourceFile | None, list[Diagnostic]]] = {}
     todo: list[tuple[Path, str, str, list[Diagnostic], tuple | None]] = []
     for path in paths:
@@ -463,11 +463,13 @@ def parse_corpus(root: Path, diags: Diagnostics, cache_dir: Path | None = None) 
         if text is None:
             found[path] = None, local.items
             continue
+        if cache is None:
+            cache = JsonCache(cache_dir / "parse.json" if cache_dir is not None else None, CACHE_VERSION)
         cache_key = _cache_key(path, root_resolved, text)
         hit = _recall(cache.get(cache_key), path)
         if hit is not None:
             found[path] = hit[0], local.items + hit[1]
-            _remember(path, key, hit[0], found[path][1])
+            _remember(path, key, hit[0], found[path][1], cache_key)
         else:
             todo.append((path, text, cache_key, local.items, key))
     parsed = _parse_all([(path, text) for path, text, *_ in todo], root_resolved, cache_dir is not None)
@@ -475,8 +477,13 @@ def parse_corpus(root: Path, diags: Diagnostics, cache_dir: Path | None = None) 
         found[path] = sf, read_diags + more
         if entry is not None:
             cache.put(cache_key, entry)
-        _remember(path, key, sf, found[path][1])
-    cache.save()
+        _remember(path, key, sf, found[path][1], cache_key if entry is not None else None)
+    if cache is not None:
+        for path in paths:  # files this process knew unchanged: their entries stay
+            known = _PARSED.get(path)
+            if known is not None and known[3] is not None:
+                cache.keep([known[3]])
+        cache.save()
     files = []
     for path in paths:
         sf, file_diags = found[path]
@@ -501,13 +508,14 @@ def _recall(entry, path: Path) -> tuple[SourceFile, list[Diagnostic]] | None:
         return None
 
 
-def _remember(path: Path, key: tuple | None, sf: SourceFile | None, file_diags: list[Diagnostic]) -> None:
+def _remember(path: Path, key: tuple | None, sf: SourceFile | None, file_diags: list[Diagnostic],
+              cache_key: str | None) -> None:
     try:
         unchanged = key is not None and path.stat().st_mtime_ns == key[3]
     except OSError:
         unchanged = False
     if unchanged:  # not saved again while it was being read
-        _PARSED[path] = (key, sf, tuple(file_diags))
+        _PARSED[path] = (key, sf, tuple(file_diags), cache_key)
 
 
 # Ids the pages use for themselves: the cheat sheet's controls, chapter, figure and index anchors.

@@ -122,13 +122,19 @@ class _FileRun:
         return [[[str(st.status), st.detail, ps] for st, ps in zip(self.statuses, self.passes)], self.said,
                 " ".join(self.uses)]
 
-    def recall(self, memo, cache: JsonCache) -> bool:
+    def recall(self, memo, cache: JsonCache, made: dict[tuple[str, str], FormulaStatus]) -> bool:
+        """Take the results from ``memo``; ``made`` shares equal statuses (most formulas have one of a few)."""
         try:
             rows, said, uses = memo
             if len(rows) != len(self.entries) or not cache.keep(uses.split()):
                 return False
-            self.statuses = [FormulaStatus(Status(st), detail) for st, detail, _ in rows]
-            self.passes, self.said = [ps for _, _, ps in rows], said
+            statuses = []
+            for st, detail, _ in rows:
+                status = made.get((st, detail))
+                if status is None:
+                    status = made[st, detail] = FormulaStatus(Status(st), detail)
+                statuses.append(status)
+            self.statuses, self.passes, self.said = statuses, [ps for _, _, ps in rows], said
             return True
         except (TypeError, ValueError):
             return False
@@ -145,7 +151,8 @@ def verify_document(doc: Document, diags: Diagnostics, cache_dir: Path | None = 
                     limits: workers.Limits = LIMITS) -> dict[Formula, FormulaStatus]:
     cache = JsonCache(cache_dir / "verify.json" if cache_dir is not None else None, CACHE_VERSION)
     runs = [_file_run(sf) for sf in doc.files]
-    todo = [run for run in runs if not run.recall(cache.get(run.key), cache)]
+    made: dict[tuple[str, str], FormulaStatus] = {}
+    todo = [run for run in runs if not run.recall(cache.get(run.key), cache, made)]
     # 1. syntax, by KaTeX
     missing = {}
     for run in todo:

@@ -272,3 +272,17 @@ def test_check_blocks_show_on_the_card_back(project, col):
     assert front.index('<div class="answer front">') < front.index('<div class="check">')
     assert ".front .check { display: none; }" in col.models.by_name("DL Study · Cloze")["css"]
     assert "check-line" in col.models.by_name("DL Study · Basic")["css"]
+
+
+def test_note_guids_are_genankis(project, col):
+    """The GUID is how Anki finds the note to update: ours must stay genanki's guid_for, byte for byte."""
+    import genanki
+
+    from generator.emit.anki import NAMESPACE, guid
+
+    for note_id in ["act.why", "a", "x" * 300, "中文-id", "0", "cnn.output-size", *map(str, range(2000))]:
+        assert guid(note_id) == genanki.guid_for(NAMESPACE, note_id)
+    _content(project)
+    _import(col, _build(project))
+    stored = {i: note.guid for i, note in _notes(col).items()}
+    assert len(stored) == 3 and all(g == genanki.guid_for(NAMESPACE, i) for i, g in stored.items())

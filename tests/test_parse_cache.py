@@ -200,3 +200,18 @@ def test_a_damaged_cache_is_ignored(tmp_path):
     assert parsed(root, cache) == expected
     (cache / "parse.json").write_text("{not json", encoding="utf-8")
     assert parsed(root, cache) == expected
+
+
+def test_a_long_running_process_keeps_the_entries_of_files_it_did_not_read_again(tmp_path, monkeypatch):
+    """The watcher re-reads only changed files (the in-process cache knows the rest): the parse cache must
+    keep the others' entries, or the next `make deck` parses everything again."""
+    root, cache = corpus(tmp_path / "c"), tmp_path / "out" / ".cache"
+    parse_corpus(root, Diagnostics(), cache_dir=cache)  # fills the in-process cache too
+    target = root / "t01.md"
+    target.write_text(target.read_text(encoding="utf-8") + "\n额外的一行。\n", encoding="utf-8")
+    seen = count_parses(monkeypatch)
+    parse_corpus(root, Diagnostics(), cache_dir=cache)
+    assert seen == ["t01.md"]
+    from_cache = parsed(root, cache)  # as a fresh process: everything from parse.json
+    assert seen == ["t01.md"]
+    assert from_cache == parsed(root)

@@ -407,39 +407,49 @@ def _parse_batch(batch: list[tuple[Path, Path, str]]) -> list[list | None]:
     return [_parse_one(path, root, text, True)[2] for path, root, text in batch]
 
 
+DECODE_COST = 1.2
+"""A file parsed by a worker costs this process its decoding too: workers get that much less text."""
+
+
 def _parse_all(todo: list[tuple[Path, str]], root: Path, encode: bool) -> list[tuple[SourceFile, list, list | None]]:
-    """Parse the files (path, text), in worker processes when there is enough text; results in order."""
+    """Parse the files (path, text), in worker processes when there is enough text; results in order.
+
+    This process parses a share itself while the workers parse theirs: no core idles, and its own
+    share needs no encoding for the trip back and no decoding."""
     if not todo:
         return []
     from .workers import cpu_count
 
-    workers = min(cpu_count(), MAX_WORKERS, len(todo))
-    if workers < 2 or sum(len(text) for _, text in todo) < PARALLEL_MIN_CHARS:
+    processes = min(cpu_count(), MAX_WORKERS + 1, len(todo))
+    if processes < 2 or sum(len(text) for _, text in todo) < PARALLEL_MIN_CHARS:
         return [_parse_one(path, root, text, encode) for path, text in todo]
     from .workers import map_in_processes
 
-    # largest first, dealt out in turn: batches of about equal size, a few per worker
-    order = sorted(range(len(todo)), key=lambda i: -len(todo[i][1]))
-    count = min(len(todo), workers * 3)
-    batches = [order[k::count] for k in range(count)]
+    shares: list[list[int]] = [[] for _ in range(processes)]  # shares[0]: this process's
+    load = [0.0] * processes
+    for i in sorted(range(len(todo)), key=lambda i: -len(todo[i][1])):  # largest first, to the least loaded
+        k = min(range(processes), key=load.__getitem__)
+        shares[k].append(i)
+        load[k] += len(todo[i][1]) * (1 if k == 0 else DECODE_COST)
+    done: dict[int, tuple[SourceFile, list, list | None]] = {}
+
+    def here() -> None:
+        for i in shares[0]:
+            done[i] = _parse_one(todo[i][0], root, todo[i][1], encode)
+
+    batches = [share for share in shares[1:] if share]
     try:
         answers = map_in_processes(_parse_batch, [[(todo[i][0], root, todo[i][1]) for i in b] for b in batches],
-                                   workers)
-    except OSError:  # no processes to be had, or one died: parse here
-        return [_parse_one(path, root, text, encode) for path, text in todo]
-    entries: list[list | None] = [None] * len(todo)
-    for b, answer in zip(batches, answers):
-        for i, entry in zip(b, answer):
-            entries[i] = entry
-    results = []
+                                   len(batches), meanwhile=here)
+    except OSError:  # no processes to be had, or one died: parse the rest here
+        answers = []
     with long_lived():
-        for (path, text), entry in zip(todo, entries):
-            if entry is None:  # not encodable: parse it here
-                results.append(_parse_one(path, root, text, encode))
-            else:
-                sf, diags = modeljson.decode_file(entry[0], path)
-                results.append((sf, diags, entry))
-    return results
+        for b, answer in zip(batches, answers):
+            for i, entry in zip(b, answer):
+                if entry is not None:  # else not encodable: parsed here below
+                    sf, diags = modeljson.decode_file(entry[0], todo[i][0])
+                    done[i] = sf, diags, entry
+    return [done[i] if i in done else _parse_one(path, root, text, encode) for i, (path, text) in enumerate(todo)]
 
 
 def parse_corpus(root: Path, diags: Diagnostics, cache_dir: Path | None = None) -> Document:

@@ -297,11 +297,13 @@ def _worker_setup() -> None:
             pass
 
 
-def map_in_processes(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[R]:
-    """``[fn(x) for x in items]`` in ``workers`` processes.
+def map_in_processes(fn: Callable[[T], R], items: Iterable[T], workers: int,
+                     meanwhile: Callable[[], object] | None = None) -> list[R]:
+    """``[fn(x) for x in items]`` in ``workers`` processes; ``meanwhile()``, if given, runs in this
+    process while they work (its share of the work, so that this process's core is not left idle).
 
     Raises OSError when processes cannot be had or a worker died (the caller may then
-    run the work in-process).
+    run the work in-process; what ``meanwhile`` did is done).
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -312,7 +314,10 @@ def map_in_processes(fn: Callable[[T], R], items: Iterable[T], workers: int) -> 
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_setup)
     try:
-        results = list(pool.map(fn, items))
+        futures = [pool.submit(fn, x) for x in items]
+        if meanwhile is not None:
+            meanwhile()
+        results = [f.result() for f in futures]
     except BrokenProcessPool as e:
         _stop(pool)
         raise OSError(f"a worker process died: {e}") from None

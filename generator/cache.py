@@ -111,10 +111,10 @@ class JsonCache:
     def keep(self, keys: Iterable[str]) -> bool:
         """Count ``keys`` as used (kept by :meth:`save`), as a result derived from them is; False if one is
         missing, and then the derived result must be made again."""
-        keys = list(keys)
-        if not all(k in self.data for k in keys):
+        keys = set(keys)
+        if not keys <= self.data.keys():
             return False
-        self.used.update(keys)
+        self.used |= keys
         return True
 
     def put(self, key: str, value) -> None:

@@ -221,6 +221,10 @@ def fill(frag: Fragment, *, formula: Callable[[Formula], str], plot: Callable[[P
 
     A paired placeholder's callback gets its item and the content between, already filled.
     """
+    if not (frag.plots or frag.checks or frag.images or frag.code or frag.links or frag.clozes or frag.terms
+            or frag.tables):  # the common case, once per field of every card: formulas only
+        found = frag.formulas
+        return _MARK_RE.sub(lambda m: formula(found[int(m.group(2))]), frag.html) if found else frag.html
     leaves = {"F": (frag.formulas, formula), "P": (frag.plots, plot), "C": (frag.checks, check),
               "I": (frag.images, image), "K": (frag.code, code)}
     pairs = {"L": (frag.links, link), "Z": (frag.clozes, cloze), "T": (frag.terms, term), "B": (frag.tables, table)}

@@ -19,6 +19,19 @@ _CHUNK = 1 << 20
 
 
 @contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: for a block that makes many objects which reference counting
+    frees when it ends (an emitter's notes and rows); the collector would only scan them in vain."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@contextlib.contextmanager
 def long_lived() -> Iterator[None]:
     """For blocks that build many small containers kept for the rest of the build (a large JSON file, a
     decoded model): no cyclic garbage collection inside, and what is alive at the end is exempted from

@@ -19,6 +19,7 @@ from pathlib import Path
 import genanki
 
 from .. import highlight
+from ..cache import gc_paused
 from ..context import BuildContext, Emitted, display_path, write_atomic
 from ..location import GeneratorError
 from ..model import (CheckBlock, Cloze, Document, Formula, Image, Link, Note, PlotBlock, cloze_html, fill,
@@ -239,6 +240,11 @@ def _lock_text(lock: dict) -> str:
 
 
 def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
+    with gc_paused():  # some 20 objects per note, all freed when the package is written
+        return _emit(doc, out, ctx)
+
+
+def _emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
     lock_path = doc.root / LOCK_NAME
     lock = _load_lock(lock_path)
     now = int(time.time())

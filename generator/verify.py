@@ -283,15 +283,18 @@ def write_report(doc: Document, results: dict[Formula, FormulaStatus], path: Pat
     # one formula per line, each as json.dumps writes it: readable and diffable, and written by hand
     # because json.dumps per formula costs more than the rest of a warm build's verify stage
     text = json.encoder.encode_basestring  # the C encoder behind json.dumps(..., ensure_ascii=False)
-    shown: dict[Path, str] = {}
-    for f in results:
-        if f.loc.path not in shown:
-            shown[f.loc.path] = text(display_path(f.loc.path))
-    rows = sorted(results.items(), key=lambda fs: (str(fs[0].loc.path), fs[0].loc.line, fs[0].loc.col))
-    body = ",\n  ".join(
-        f'{{"file": {shown[f.loc.path]}, "line": {f.loc.line}, "col": {f.loc.col}, "tex": {text(f.tex)}, '
-        f'"display": {"true" if f.display else "false"}, "status": {text(str(s.status))}, "detail": {text(s.detail)}}}'
-        for f, s in rows)
+    by_file: dict[Path, list] = {}  # sorted by file, then by place in it: as one sort, with cheaper keys
+    for f, s in results.items():
+        by_file.setdefault(f.loc.path, []).append((f.loc.line, f.loc.col, f, s))
+    rows = []
+    for path in sorted(by_file, key=str):
+        shown = text(display_path(path))
+        found = by_file[path]
+        found.sort(key=lambda r: (r[0], r[1]))  # stable: formulas at one place keep their order
+        rows += (f'{{"file": {shown}, "line": {line}, "col": {col}, "tex": {text(f.tex)}, '
+                 f'"display": {"true" if f.display else "false"}, "status": {text(str(s.status))}, '
+                 f'"detail": {text(s.detail)}}}' for line, col, f, s in found)
+    body = ",\n  ".join(rows)
     report = f'{{"totals": {json.dumps(totals(results))},\n "formulas": [\n  {body}\n]}}\n'
     write_atomic(path, lambda tmp: tmp.write_text(report, encoding="utf-8"))
 

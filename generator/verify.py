@@ -287,9 +287,9 @@ def write_report(doc: Document, results: dict[Formula, FormulaStatus], path: Pat
     for f, s in results.items():
         by_file.setdefault(f.loc.path, []).append((f.loc.line, f.loc.col, f, s))
     rows = []
-    for path in sorted(by_file, key=str):
-        shown = text(display_path(path))
-        found = by_file[path]
+    for file in sorted(by_file, key=str):
+        shown = text(display_path(file))
+        found = by_file[file]
         found.sort(key=lambda r: (r[0], r[1]))  # stable: formulas at one place keep their order
         rows += (f'{{"file": {shown}, "line": {line}, "col": {col}, "tex": {text(f.tex)}, '
                  f'"display": {"true" if f.display else "false"}, "status": {text(str(s.status))}, '

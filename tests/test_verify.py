@@ -176,8 +176,10 @@ def test_cache_skips_sympy_on_rebuild(tmp_path):
 
 
 def test_check_command_writes_report_and_summary(project, capsys):
-    write(project / "content", "a.md", check_block("2^{5} = 32"))
+    source = write(project / "content", "a.md", check_block("2^{5} = 32"))
+    before = source.read_bytes()
     assert run("check") == 0
+    assert source.read_bytes() == before  # the report goes to build/, never over a note
     err = capsys.readouterr().err
     assert "verified" in err and "content/a.md" in err
     report = json.loads((project / "build" / "check-report.json").read_text())

@@ -332,17 +332,16 @@ def write_pdf(html_text: str, target: Path, base: Path, fetcher: LocalFetcher, p
 #
 # The guide is laid out in parts (front matter, one per chapter, index), each its own WeasyPrint
 # document, in parallel worker processes and cached on disk by what it prints. Page numbers that
-# refer to other pages (contents, cross-references, index) are empty "slots" of the right digit
-# count in the parts; once every part's page count is known, a light overlay document per part
-# prints the slots' numbers and the "n / N" footer at the recorded places, and pdfjoin stitches
-# the pages, overlays, outline, links and one subset of each font into the PDF. An edit that keeps
-# the page count of its chapter lays out that chapter alone.
+# refer to other pages (contents, cross-references, index) are empty "slots" in the parts, each as
+# wide as the guide's largest page number, so no part's layout depends on another's. Once every
+# part's page count is known, a light overlay document per part prints the slots' numbers and the
+# "n / N" footer at the recorded places, and pdfjoin stitches the pages, overlays, outline, links
+# and one subset of each font into the PDF. An edit lays out its own chapter alone.
 
-PARTS_VERSION = "2"   # bump when the layout code changes what a cached part holds
+PARTS_VERSION = "3"   # bump when the layout code changes what a cached part holds
 SCALE = 0.75          # CSS px → PDF points
 WORKER_TIMEOUT = 900  # seconds for one part, whatever the machine's load
-_SLOT_RE = re.compile(r'<span class="pno" data-target="([^"]*)"></span>')
-_ID_RE = re.compile(r'\bid="([^"]+)"')
+_SLOT_RE = re.compile(r'<span class="pno" data-target="([^"]*)"(?: data-align="(left|right|center)")?></span>')
 _FILE_RE = re.compile(r'(?:src|url)\(?="?(file://[^")]+)')
 
 
@@ -353,21 +352,11 @@ class _PartJob:
     html: str = ""  # template output with empty slots
 
 
-def guess_pages(parts: list[str]) -> dict[str, int]:
-    """Every anchor's page as estimated from the parts' HTML before any layout (the first part is the
-    contents, denser than the chapters). Fitted on the shipped content; a wrong digit count only
-    costs the parts showing it a second layout."""
-    guess: dict[str, int] = {}
-    before = 0.0
-    for i, text in enumerate(parts):
-        per_page = 1500 if i == 0 else 1100
-        last = 0
-        for m in _ID_RE.finditer(text):
-            before += _weight(text[last:m.start()], per_page)
-            last = m.start()
-            guess[m.group(1)] = 1 + int(before)
-        before = float(int(before + _weight(text[last:], per_page)) + 1)  # parts start on a new page
-    return guess
+def guess_total(parts: list[str]) -> int:
+    """The guide's page count as estimated from the parts' HTML before any layout (the first part is
+    the contents, denser than the chapters). Only its digit count matters: a wrong one costs a
+    second layout."""
+    return sum(int(_weight(text, 1500 if i == 0 else 1100)) + 1 for i, text in enumerate(parts))
 
 
 def _weight(html_text: str, per_page: int) -> float:
@@ -375,19 +364,21 @@ def _weight(html_text: str, per_page: int) -> float:
     return len(_TAG_RE.sub("", html_text)) / per_page + 0.15 * html_text.count('class="math-display"')
 
 
-def fill_slots(text: str, pages: dict[str, int]) -> tuple[str, list[str]]:
-    """Give every slot an id and zeros as wide as the page number it will show.
+def fill_slots(text: str, digits: int) -> tuple[str, list[tuple[str, str]]]:
+    """Give every slot an id and ``digits`` zeros: room for the widest page number of the guide.
 
-    Zeros, not the number: a part's layout then depends on the digit count alone, whatever the
-    numbers were when it was laid out (the overlay prints the real ones).
+    Every slot is as wide as the widest number, whatever number it will show (LaTeX gives contents
+    page numbers a fixed box too), so a part's layout never depends on other parts' page numbers:
+    a part is laid out once, and again only when the guide's page count gains a digit. The overlay
+    prints the real number inside the box, aligned as the slot asks (``data-align``, default centre).
+    Returns the text and every slot's (target, alignment).
     """
-    targets: list[str] = []
+    slots: list[tuple[str, str]] = []
 
     def sub(m: re.Match[str]) -> str:
-        targets.append(html.unescape(m.group(1)))
-        digits = len(str(pages.get(targets[-1], 0)))
-        return f'<span class="pno" id="pno-{len(targets)}">{"0" * digits}</span>'
-    return _SLOT_RE.sub(sub, text), targets
+        slots.append((html.unescape(m.group(1)), m.group(2) or "center"))
+        return f'<span class="pno" id="pno-{len(slots)}">{"0" * digits}</span>'
+    return _SLOT_RE.sub(sub, text), slots
 
 
 def _part_css(title: str) -> str:
@@ -411,14 +402,15 @@ def _overlay_css() -> str:
             ".slot { position: absolute; white-space: nowrap; }\n")
 
 
-def _overlay_html(meta: dict, first: int, total: int, pages: dict[str, int], targets: list[str]) -> str:
+def _overlay_html(meta: dict, first: int, total: int, pages: dict[str, int], slots: list[tuple[str, str]]) -> str:
     """One page per page of the part: its footer and the numbers of its slots."""
     by_page: dict[int, list[str]] = {}
     for sid, slot in meta["slots"].items():
-        target = targets[int(sid.removeprefix("pno-")) - 1]
+        target, align = slots[int(sid.removeprefix("pno-")) - 1]
         family = ", ".join(f"'{f}'" for f in slot["family"])
         by_page.setdefault(slot["page"], []).append(
             f'<div class="slot" style="left: {slot["left"]:.3f}px; top: {slot["top"]:.3f}px; '
+            f'width: {slot["width"]:.3f}px; text-align: {align}; '
             f'height: {slot["height"]:.3f}px; line-height: {slot["height"]:.3f}px; font-family: {family}; '
             f'font-size: {slot["size"]:.3f}px; font-weight: {slot["weight"]}; color: {slot["color"]};">'
             f'{pages.get(target, "?")}</div>')
@@ -487,7 +479,7 @@ def _slot_geometry(page_index: int, page_box, out: dict) -> None:
         style = text.style
         r, g, b, a = style["color"]
         out[sid] = {"page": page_index, "left": text.position_x - origin_x, "top": text.position_y - origin_y,
-                    "height": text.height, "family": list(style["font_family"]), "size": style["font_size"],
+                    "width": text.width, "height": text.height, "family": list(style["font_family"]), "size": style["font_size"],
                     "weight": style["font_weight"],
                     "color": f"rgba({round(r * 255)}, {round(g * 255)}, {round(b * 255)}, {a:g})"}
 
@@ -620,16 +612,12 @@ class _Layout:
         if verbose:
             self.laid_out += meta["pages"]
             if not self.quiet:
-                print(f"    pdf: laid out {label}: {meta['pages']} pages ({self.laid_out} pages laid out so far, second passes included)",
+                print(f"    pdf: laid out {label}: {meta['pages']} pages ({self.laid_out} pages laid out so far)",
                       file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown()
-
-
-def _digits_match(shown: dict[str, int], exact: dict[str, int]) -> bool:
-    return all(len(str(v)) == len(str(exact.get(k, v))) for k, v in shown.items())
 
 
 def resource_locations(doc: Document, ctx: BuildContext) -> dict[str, SourceLocation]:
@@ -675,46 +663,40 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
 
     cache_dir = out / ".cache" / "pdf"
     state_path = cache_dir / "pages.json"
-    try:
-        known: dict[str, int] = json.loads(state_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        known = {}
-    # first guess of every anchor's page: last build's, else from the amount of text before it
-    guess: dict[str, int] = {}
-    if any(t not in known for part in parts for t in _SLOT_RE.findall(part.html)):
-        guess = guess_pages([part.html for part in parts])
-    shown = {**guess, **known}
+    try:  # the page count of the last build, else a guess from the amount of text
+        total = int(json.loads(state_path.read_text(encoding="utf-8"))["total"])
+    except (OSError, ValueError, KeyError, TypeError):
+        total = guess_total([part.html for part in parts])
 
     base = doc.root.resolve().as_uri() + "/"
     sheets = stylesheets(ctx.paper) + [_part_css(data["title"])]
     layout = _Layout(_PartCache(cache_dir / "parts"), allowed_roots(doc, out), cache_dir / "fonts", quiet)
     try:
-        for _ in range(6):  # page numbers that change their digit count need another layout
-            filled = [fill_slots(part.html, shown) for part in parts]
+        for _ in range(3):  # a page count that gains or loses a digit needs another layout
+            digits = len(str(total))
+            filled = [fill_slots(part.html, digits) for part in parts]
             keys = [layout.cache.key(text, sheets, base) for text, _ in filled]
             metas = layout.run([(key, part.label, text, sheets, base)
                                 for key, part, (text, _) in zip(keys, parts, filled)])
-            exact, first = {}, 1
+            pages, first = {}, 1
             for key in keys:
                 meta = metas[key]
                 for name, (page, _, _) in meta["anchors"].items():
-                    exact.setdefault(name, first + page)
+                    pages.setdefault(name, first + page)
                 first += meta["pages"]
-            used = {t for _, targets in filled for t in targets}
-            missing = used - set(exact)
-            stable = _digits_match({t: shown.get(t, 0) for t in used if t in exact}, exact)
-            shown = {**shown, **exact}
-            if stable:
+            total = first - 1
+            if len(str(total)) == digits:
                 break
-        total = first - 1
+        used = {target for _, slots in filled for target, _ in slots}
+        missing = used - set(pages)
         # overlays: numbers and footers, once the numbers are known
         firsts, page = [], 1
         for key in keys:
             firsts.append(page)
             page += metas[key]["pages"]
         overlay_sheets = stylesheets(ctx.paper)[2:] + [_overlay_css()]  # guide.css and the page size
-        overlay_html = [_overlay_html(metas[key], first_page, total, shown, targets)
-                        for key, first_page, (_, targets) in zip(keys, firsts, filled)]
+        overlay_html = [_overlay_html(metas[key], first_page, total, pages, slots)
+                        for key, first_page, (_, slots) in zip(keys, firsts, filled)]
         overlay_keys = [layout.cache.key(text, overlay_sheets, base) for text in overlay_html]
         overlays = layout.run([(key, f"page numbers of {part.label}", text, overlay_sheets, base)
                                for key, part, text in zip(overlay_keys, parts, overlay_html)], verbose=False)
@@ -744,9 +726,9 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
     layout.cache.prune(set(keys) | set(overlay_keys))
     if svg is not None:
         svg.save()
-    write_atomic(state_path, lambda tmp: tmp.write_text(json.dumps(shown, sort_keys=True), encoding="utf-8"))
+    write_atomic(state_path, lambda tmp: tmp.write_text(json.dumps({"total": total}), encoding="utf-8"))
     full = templating.render(TEMPLATE, part=None, **data)
-    full = _SLOT_RE.sub(lambda m: f'<span class="pno">{shown.get(html.unescape(m.group(1)), "")}</span>', full)
+    full = _SLOT_RE.sub(lambda m: f'<span class="pno">{pages.get(html.unescape(m.group(1)), "")}</span>', full)
     write_atomic(cache_dir / f"{ctx.output_name}.html", lambda tmp: tmp.write_text(full, encoding="utf-8"))
     where = resource_locations(doc, ctx)
     diags += [_located(message, where) for message in layout.errors]

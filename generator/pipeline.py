@@ -28,6 +28,7 @@ from .resources import PACKAGE_DIR, TEMPLATES_DIR
 TARGETS = ("deck", "pdf", "html")
 # target → the module whose emit(doc, out, ctx) -> Emitted writes it
 EMITTERS = {"deck": "generator.emit.anki", "pdf": "generator.emit.pdf", "html": "generator.emit.html"}
+FIGURE_FORMATS = {"deck": "png", "pdf": "svg", "html": "svg"}  # what each output embeds of a figure
 MANIFEST = ".manifest.json"
 MAX_READ_BYTES = 32 * 1024 * 1024  # larger Markdown files are refused by the parser
 
@@ -212,7 +213,8 @@ def analyse(cfg: BuildConfig, progress: Progress, draw: bool) -> Analysis:
 
         if draw:
             # drawn into a cache; OUT/figures changes only when the build succeeds (publish_figures)
-            figures = diagrams.draw_document(doc, diags, outdir.seed_stage(cfg.out))
+            formats = tuple(sorted({FIGURE_FORMATS[t] for t in cfg.targets}))
+            figures = diagrams.draw_document(doc, diags, outdir.seed_stage(cfg.out), formats)
             progress.stage("draw", f"{len(figures)} figures")
         else:
             diagrams.validate_document(doc, diags)

@@ -234,8 +234,8 @@ def test_cached_blocks_draw_without_importing_sympy(tmp_path):
 def test_same_block_same_bytes(tmp_path):
     spec = diagrams.check_block(block(KINDS["heatmap"]), Diagnostics())
     name = diagrams.figure_name(spec, diagrams.code_version())
-    assert not diagrams.draw_many({name: spec}, tmp_path / "a")
-    assert not diagrams.draw_many({name: spec}, tmp_path / "b")
+    assert not diagrams.draw_many({name: (spec, ("svg", "png"))}, tmp_path / "a")
+    assert not diagrams.draw_many({name: (spec, ("svg", "png"))}, tmp_path / "b")
     for ext in ("svg", "png"):
         assert (tmp_path / "a" / f"{name}.{ext}").read_bytes() == (tmp_path / "b" / f"{name}.{ext}").read_bytes()
 
@@ -244,13 +244,27 @@ def test_parallel_drawing_matches_serial(tmp_path, monkeypatch):
     specs = {}
     for i, n in enumerate((2, 3)):
         src = KINDS["heatmap"].replace("title: 因果掩码", f"title: m{n}")
-        specs[f"f{i}"] = diagrams.check_block(block(src), Diagnostics())
+        specs[f"f{i}"] = (diagrams.check_block(block(src), Diagnostics()), ("png",))
     monkeypatch.setattr(diagrams, "PARALLEL_MIN", 1)
     assert not diagrams.draw_many(specs, tmp_path / "par")
     monkeypatch.setattr(diagrams, "PARALLEL_MIN", 99)
     assert not diagrams.draw_many(specs, tmp_path / "ser")
     for name in specs:
         assert (tmp_path / "par" / f"{name}.png").read_bytes() == (tmp_path / "ser" / f"{name}.png").read_bytes()
+        assert not (tmp_path / "par" / f"{name}.svg").exists()
+
+
+def test_draws_only_the_formats_asked_and_hands_on_the_others(tmp_path):
+    """A PDF build draws SVG alone; a later deck build adds the PNG and keeps the SVG it finds."""
+    write(tmp_path / "content", "01.md", "# c\n\n## q {#q.a}\n\n```plot\n" + KINDS["heatmap"].lstrip() + "```\n")
+    doc = parse_corpus(tmp_path / "content", Diagnostics())
+    folder = tmp_path / "fig"
+    (fig,) = diagrams.draw_document(doc, Diagnostics(), folder, ("svg",)).values()
+    assert fig.svg.is_file() and fig.png is None
+    assert not list(folder.glob("*.png"))
+    svg_bytes = fig.svg.read_bytes()
+    (fig,) = diagrams.draw_document(doc, Diagnostics(), folder, ("png",)).values()
+    assert fig.png.is_file() and fig.svg.read_bytes() == svg_bytes
 
 
 def test_validation_does_not_import_matplotlib(tmp_path):

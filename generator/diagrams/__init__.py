@@ -110,17 +110,24 @@ def check_cached(doc: Document, diags: Diagnostics, path: Path) -> list[tuple[Pl
     return checked
 
 
-def draw_document(doc: Document, diags: Diagnostics, out_dir: Path) -> dict[PlotBlock, Figure]:
+FORMATS = ("svg", "png")
+
+
+def draw_document(doc: Document, diags: Diagnostics, out_dir: Path,
+                  formats: tuple[str, ...] = FORMATS) -> dict[PlotBlock, Figure]:
+    """Draw every figure in the ``formats`` the build needs (a PDF needs no PNG, a deck no SVG).
+    A figure's other format is handed on too when an earlier build left it in ``out_dir``."""
     checked = check_cached(doc, diags, out_dir / CHECKED_CACHE)
     if not checked:
         return {}
     out_dir.mkdir(parents=True, exist_ok=True)
     code = code_version()
     names = [figure_name(spec, code) for _, spec, _ in checked]
-    jobs: dict[str, dict] = {}
+    jobs: dict[str, tuple[dict, tuple[str, ...]]] = {}
     for (_, spec, _), name in zip(checked, names):
-        if not ((out_dir / f"{name}.svg").is_file() and (out_dir / f"{name}.png").is_file()):
-            jobs[name] = spec
+        todo = tuple(f for f in formats if not (out_dir / f"{name}.{f}").is_file())
+        if todo:
+            jobs[name] = (spec, todo)
     failures = draw_many(jobs, out_dir)
     _prune(out_dir, set(names) - set(failures))
     figures: dict[PlotBlock, Figure] = {}
@@ -133,8 +140,9 @@ def draw_document(doc: Document, diags: Diagnostics, out_dir: Path) -> dict[Plot
                         f"plot: {message}" if label else f"plot: drawing failed: {message}")
             continue
         number += 1
+        svg, png = out_dir / f"{name}.svg", out_dir / f"{name}.png"
         figures[block] = Figure(number=number, caption=spec["caption"] or spec["title"], alt=alt,
-                                svg=out_dir / f"{name}.svg", png=out_dir / f"{name}.png")
+                                svg=svg if svg.is_file() else None, png=png if png.is_file() else None)
     return figures
 
 
@@ -153,12 +161,12 @@ def _line_of(block: PlotBlock, text: str) -> int:
     return block.loc.line
 
 
-def draw_many(jobs: dict[str, dict], out_dir: Path) -> dict[str, tuple[str, str]]:
-    """Draw every spec to ``out_dir/<name>.svg|png``; return {name: (error, label)} for failures."""
+def draw_many(jobs: dict[str, tuple[dict, tuple[str, ...]]], out_dir: Path) -> dict[str, tuple[str, str]]:
+    """Draw every (spec, formats) to ``out_dir/<name>.svg|png``; return {name: (error, label)} for failures."""
     if not jobs:
         return {}
     out_dir.mkdir(parents=True, exist_ok=True)
-    items = [(name, spec, str(out_dir)) for name, spec in sorted(jobs.items())]
+    items = [(name, spec, formats, str(out_dir)) for name, (spec, formats) in sorted(jobs.items())]
     if len(items) <= PARALLEL_MIN or (os.cpu_count() or 1) < 2:
         return {r[0]: r[1:] for r in _draw_batch(items) if r[1]}
     from ..workers import map_in_processes
@@ -172,18 +180,18 @@ def draw_many(jobs: dict[str, dict], out_dir: Path) -> dict[str, tuple[str, str]
     return {r[0]: r[1:] for r in results if r[1]}
 
 
-def _draw_batch(items: list[tuple[str, dict, str]]) -> list[tuple[str, str, str]]:
+def _draw_batch(items: list[tuple[str, dict, tuple[str, ...], str]]) -> list[tuple[str, str, str]]:
     from ..workers import caused_by_interrupt
     from .draw import LabelError, render
 
     out = []
-    for name, spec, folder in items:
-        svg, png = Path(folder) / f"{name}.svg", Path(folder) / f"{name}.png"
-        tmp_svg, tmp_png = (p.with_name(f".{p.name}.{os.getpid()}.tmp") for p in (svg, png))
+    for name, spec, formats, folder in items:
+        files = {f: Path(folder) / f"{name}.{f}" for f in formats}
+        tmps = {f: p.with_name(f".{p.name}.{os.getpid()}.tmp") for f, p in files.items()}
         try:
-            render(spec, name, tmp_svg, tmp_png)
-            os.replace(tmp_svg, svg)
-            os.replace(tmp_png, png)
+            render(spec, name, tmps.get("svg"), tmps.get("png"))
+            for f, p in files.items():
+                os.replace(tmps[f], p)
             out.append((name, "", ""))
         except LabelError as e:
             out.append((name, str(e), e.label))
@@ -192,6 +200,6 @@ def _draw_batch(items: list[tuple[str, dict, str]]) -> list[tuple[str, str, str]
                 raise KeyboardInterrupt from None
             out.append((name, f"{type(e).__name__}: {e}", ""))
         finally:
-            for p in (tmp_svg, tmp_png):
+            for p in tmps.values():
                 p.unlink(missing_ok=True)
     return out

@@ -484,15 +484,31 @@ def _slot_geometry(page_index: int, page_box, out: dict) -> None:
                     "color": f"rgba({round(r * 255)}, {round(g * 255)}, {round(b * 255)}, {a:g})"}
 
 
+_STYLES: dict[tuple, tuple] = {}
+
+
+def _styles(roots: tuple[str, ...], sheets: tuple[str, ...]) -> tuple[LocalFetcher, FontConfiguration, list[CSS]]:
+    """The parsed stylesheets and their fonts, once per worker process for every part that uses them
+    (parsing them and loading the fonts again cost about 0.1 s a part)."""
+    key = (roots, sheets)
+    if key not in _STYLES:
+        fetcher = LocalFetcher([Path(r) for r in roots])
+        config = FontConfiguration()
+        parsed = [CSS(string=s, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=fetcher, font_config=config)
+                  for s in sheets]
+        if len(_STYLES) >= 4:  # parts and overlays use two sets; a worker lives for one build
+            _STYLES.clear()
+        _STYLES[key] = (fetcher, config, parsed)
+    return _STYLES[key]
+
+
 def _layout_part(job: dict) -> dict:
     """Lay out one part and write its PDF; returns what the join and the overlay need."""
     fonts_dir = Path(job["fonts"])
     _patch_font_embedding(fonts_dir)
     _FONT_USE.clear()
-    fetcher = LocalFetcher([Path(r) for r in job["roots"]])
-    config = FontConfiguration()
-    sheets = [CSS(string=s, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=fetcher,
-                  font_config=config) for s in job["sheets"]]
+    fetcher, config, sheets = _styles(tuple(job["roots"]), tuple(job["sheets"]))
+    refused_before = len(fetcher.refused)
     handler = _WeasyLog()
     logger = logging.getLogger("weasyprint")
     logger.addHandler(handler)
@@ -516,7 +532,8 @@ def _layout_part(job: dict) -> dict:
     finally:
         logger.removeHandler(handler)
     return {"pages": len(document.pages), "anchors": anchors, "bookmarks": bookmarks, "slots": slots,
-            "cover": covers, "fonts": dict(_FONT_USE), "errors": handler.messages, "refused": fetcher.refused}
+            "cover": covers, "fonts": dict(_FONT_USE), "errors": handler.messages,
+            "refused": fetcher.refused[refused_before:]}
 
 
 # -- parent side

@@ -28,7 +28,7 @@ from .resources import PACKAGE_DIR, TEMPLATES_DIR
 TARGETS = ("deck", "pdf", "html")
 # target → the module whose emit(doc, out, ctx) -> Emitted writes it
 EMITTERS = {"deck": "generator.emit.anki", "pdf": "generator.emit.pdf", "html": "generator.emit.html"}
-FIGURE_FORMATS = {"deck": "png", "pdf": "svg", "html": "svg"}  # what each output embeds of a figure
+FIGURE_FORMATS = {"deck": "png", "pdf": "text.svg", "html": "svg"}  # what each output embeds of a figure
 MANIFEST = ".manifest.json"
 MAX_READ_BYTES = 32 * 1024 * 1024  # larger Markdown files are refused by the parser
 
@@ -296,7 +296,8 @@ def _build(cfg: BuildConfig) -> BuildResult:
               f"({len(warnings)} warnings in all); the outputs were written but are not recorded as up to date",
               file=sys.stderr)
         return BuildResult(ok=False, outputs=outputs, diagnostics=diagnostics)
-    outdir.publish_figures([p for f in ctx.figures.values() for p in (f.svg, f.png) if p is not None], cfg.out)
+    outdir.publish_figures([p for f in ctx.figures.values() for p in (f.svg, f.png, f.text_svg) if p is not None],
+                           cfg.out)
     _save_manifest(cfg, input_fingerprint(cfg), list(outputs))
     if not cfg.quiet:
         notes = list(doc.notes)

@@ -522,3 +522,21 @@ def test_polynomials_of_the_variable_are_not_large_numbers():
     """Only constants are bounded: the variable is computed in floating point, whatever the degree."""
     import sympy
     assert parse(r"1 - (1 - x^{5})^{20}", ("x",)).subs(sympy.Symbol("x"), 0) == 0
+
+
+def test_print_svg_keeps_text_in_fonts_the_pdf_has(tmp_path):
+    """The PDF's figures keep their text as text (DejaVu Sans, Noto Sans CJK SC); a label that needs
+    another font (the prime of σ′ comes from mathtext's cmsy10) keeps that figure's text as paths."""
+    primed = KINDS["function"].replace("label: '$\\sigma(x)$'", "label: '$\\sigma''(x)$'")
+    assert primed != KINDS["function"]
+    specs = {"bars": diagrams.check_block(block(KINDS["bars"]), Diagnostics()),
+             "function": diagrams.check_block(block(primed), Diagnostics())}
+    jobs = {kind: (spec, ("text.svg",)) for kind, spec in specs.items()}
+    assert not diagrams.draw_many(jobs, tmp_path)
+    bars = (tmp_path / "bars.text.svg").read_text(encoding="utf-8")
+    assert "softmax 温度</text>" in bars and ">T = 1</text>" in bars
+    assert ">z</tspan>" in bars and "font-style: oblique" in bars  # mathtext $z_1$ as DejaVu Sans Oblique
+    families = set(re.findall(r"font-family: ([^;\"]+)", bars))
+    assert families and {f.strip(" '") for fam in families for f in fam.split(",")} <= {"DejaVu Sans", "Noto Sans CJK SC"}
+    function = (tmp_path / "function.text.svg").read_text(encoding="utf-8")
+    assert "<text" not in function and "cmsy10" not in function  # drawn as paths: no font to miss

@@ -1,4 +1,5 @@
-"""The draw stage: ``plot`` blocks → numbered figures (SVG for print and HTML, PNG for Anki).
+"""The draw stage: ``plot`` blocks → numbered figures: SVG for the cheat sheet, SVG with its text
+kept as text for the PDF, PNG for Anki; a build draws only what its outputs embed.
 
 ``validate_document`` reads and checks every block (YAML, keys, ranges, LaTeX) without
 importing matplotlib, so ``make check`` stays fast. ``draw_document`` validates, then draws
@@ -111,6 +112,8 @@ def check_cached(doc: Document, diags: Diagnostics, path: Path) -> list[tuple[Pl
 
 
 FORMATS = ("svg", "png")
+"""What a figure can be drawn as: ``svg`` (text as paths: the cheat sheet), ``png`` (the deck) and
+``text.svg`` (text as text: the PDF)."""
 
 
 def draw_document(doc: Document, diags: Diagnostics, out_dir: Path,
@@ -140,16 +143,17 @@ def draw_document(doc: Document, diags: Diagnostics, out_dir: Path,
                         f"plot: {message}" if label else f"plot: drawing failed: {message}")
             continue
         number += 1
-        svg, png = out_dir / f"{name}.svg", out_dir / f"{name}.png"
+        found = {f: out_dir / f"{name}.{f}" for f in ("svg", "png", "text.svg")}
+        found = {f: p if p.is_file() else None for f, p in found.items()}
         figures[block] = Figure(number=number, caption=spec["caption"] or spec["title"], alt=alt,
-                                svg=svg if svg.is_file() else None, png=png if png.is_file() else None)
+                                svg=found["svg"], png=found["png"], text_svg=found["text.svg"])
     return figures
 
 
 def _prune(out_dir: Path, keep: set[str]) -> None:
     """Remove figure files no block produces any more (edited or deleted plots)."""
     for p in out_dir.glob("fig-*.*"):
-        if p.suffix in (".svg", ".png") and p.stem not in keep:
+        if p.suffix in (".svg", ".png") and p.name.split(".")[0] not in keep:
             p.unlink(missing_ok=True)
 
 
@@ -189,7 +193,7 @@ def _draw_batch(items: list[tuple[str, dict, tuple[str, ...], str]]) -> list[tup
         files = {f: Path(folder) / f"{name}.{f}" for f in formats}
         tmps = {f: p.with_name(f".{p.name}.{os.getpid()}.tmp") for f, p in files.items()}
         try:
-            render(spec, name, tmps.get("svg"), tmps.get("png"))
+            render(spec, name, tmps.get("svg"), tmps.get("png"), tmps.get("text.svg"))
             for f, p in files.items():
                 os.replace(tmps[f], p)
             out.append((name, "", ""))

@@ -35,7 +35,7 @@ from ..location import Diagnostic, GeneratorError, SourceLocation
 from ..mathrender import Katex
 from ..model import CheckBlock, Document, Formula, Fragment, Image, Link, Note, PlotBlock, Term, fill, fragments
 from ..plaintext import plain_label
-from ..resources import TEMPLATES_DIR, katex_dir, template
+from ..resources import TEMPLATES_DIR, katex_dir, matplotlib_fonts, template
 
 TEMPLATE = "guide.html.j2"
 STYLESHEET = "guide.css"
@@ -77,7 +77,8 @@ class LocalFetcher(URLFetcher):
 
 def allowed_roots(doc: Document, out: Path) -> list[Path]:
     # a build reads figures where the draw stage left them, OUT/.cache/figures (see outdir.py)
-    return [doc.root, out / "figures", out / ".cache" / "figures", katex_dir() / "fonts", TEMPLATES_DIR]
+    roots = [doc.root, out / "figures", out / ".cache" / "figures", katex_dir() / "fonts", TEMPLATES_DIR]
+    return roots + [folder for folder in (matplotlib_fonts(),) if folder is not None]
 
 
 # ---------------------------------------------------------------- view model
@@ -145,11 +146,12 @@ class _GuideFiller:
 
     def plot(self, p: PlotBlock) -> str:
         fig = self.ctx.figure(p)
-        if fig is None or fig.svg is None:
+        drawn = _figure_file(fig)
+        if drawn is None:
             return ""
         caption = self.katex.label(fig.caption, mathml=False)
         return (f'<div class="plot"><figure class="figure" id="fig-{fig.number}">'
-                f'<img src="{fig.svg.resolve().as_uri()}" alt="{html.escape(fig.alt)}"><figcaption>'
+                f'<img src="{drawn.resolve().as_uri()}" alt="{html.escape(fig.alt)}"><figcaption>'
                 f'<span class="fig-num">图 {fig.number}</span>{caption}</figcaption></figure></div>\n')
 
     def check(self, c: CheckBlock) -> str:
@@ -194,6 +196,13 @@ class _GuideFiller:
             return (not t.label[:1].isascii(), t.label.lower().encode("gb18030", errors="replace"))
         return [{"label": t.label, "refs": [term_id for term_id, _ in t.refs]}
                 for t in sorted(self.terms.values(), key=key)]
+
+
+def _figure_file(fig) -> Path | None:
+    """The print SVG (text as text), else the plain one."""
+    if fig is None:
+        return None
+    return fig.text_svg or fig.svg
 
 
 def _svg_img(tex: str, svg) -> str:
@@ -290,14 +299,28 @@ def render_html(doc: Document, ctx: BuildContext, built: date | None = None,
 
 
 def stylesheets(paper: str) -> list[str]:
-    """Guide CSS, Pygments classes, KaTeX (fonts as file URLs) and the page size."""
-    size = PAGE_SIZES.get(paper, "A4")
+    """KaTeX (fonts as file URLs), the figures' fonts, Pygments classes, guide CSS and the page size."""
     # WeasyPrint decodes woff2 with fontTools on every build; the TrueType files load directly.
     katex = re.sub(r'url\(([^)]+)\.woff2\) format\("woff2"\)', r'url(\1.ttf) format("truetype")',
                    mathrender.css(embed_fonts=False))
-    return [katex, highlight.css(scope=".highlight"),
-            template(STYLESHEET).read_text(encoding="utf-8"),
-            f"@page {{ size: {size}; }}\n"]
+    return [katex, figure_fonts(), highlight.css(scope=".highlight"), *page_stylesheets(paper)]
+
+
+def page_stylesheets(paper: str) -> list[str]:
+    """The guide's own CSS and the page size (all an overlay needs)."""
+    return [template(STYLESHEET).read_text(encoding="utf-8"), f"@page {{ size: {PAGE_SIZES.get(paper, 'A4')}; }}\n"]
+
+
+def figure_fonts() -> str:
+    """DejaVu Sans from matplotlib's own files, the very font it measured the figures' text with."""
+    folder = matplotlib_fonts()
+    if folder is None:
+        return ""
+    faces = [("DejaVuSans", "normal", "normal"), ("DejaVuSans-Bold", "bold", "normal"),
+             ("DejaVuSans-Oblique", "normal", "oblique"), ("DejaVuSans-BoldOblique", "bold", "oblique")]
+    return "".join(f'@font-face {{ font-family: "DejaVu Sans"; font-weight: {weight}; font-style: {style}; '
+                   f'src: url("{(folder / f"{name}.ttf").as_uri()}") format("truetype"); }}\n'
+                   for name, weight, style in faces)
 
 
 class _WeasyLog(logging.Handler):
@@ -646,8 +669,9 @@ def resource_locations(doc: Document, ctx: BuildContext) -> dict[str, SourceLoca
             where.setdefault(img.path.resolve().as_uri(), img.loc)
         for p in frag.plots:
             fig = ctx.figure(p)
-            if fig is not None and fig.svg is not None:
-                where.setdefault(fig.svg.resolve().as_uri(), p.loc)
+            drawn = _figure_file(fig)
+            if drawn is not None:
+                where.setdefault(drawn.resolve().as_uri(), p.loc)
     return where
 
 
@@ -711,7 +735,7 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
         for key in keys:
             firsts.append(page)
             page += metas[key]["pages"]
-        overlay_sheets = stylesheets(ctx.paper)[2:] + [_overlay_css()]  # guide.css and the page size
+        overlay_sheets = page_stylesheets(ctx.paper) + [_overlay_css()]
         overlay_html = [_overlay_html(metas[key], first_page, total, pages, slots)
                         for key, first_page, (_, slots) in zip(keys, firsts, filled)]
         overlay_keys = [layout.cache.key(text, overlay_sheets, base) for text in overlay_html]

@@ -200,6 +200,11 @@ def analyse(cfg: BuildConfig, progress: Progress, draw: bool) -> Analysis:
     lint.lint_document(doc, diags)  # card-quality warnings
     notes = sum(1 for _ in doc.notes)
     progress.stage("parse", f"{len(doc.files)} files, {sum(1 for _ in doc.chapters)} chapters, {notes} notes")
+    if draw and not diags.errors:
+        for target in cfg.targets:  # an output may start slow work of its own now (the PDF: MathJax)
+            begin = getattr(importlib.import_module(EMITTERS[target]), "begin", None)
+            if begin is not None:
+                begin(doc, cfg.out)
     formulas = verify.verify_document(doc, diags, cache_dir=cfg.out / ".cache")
     counts: dict[str, int] = {}
     for st in formulas.values():

@@ -362,8 +362,10 @@ def write_pdf(html_text: str, target: Path, base: Path, fetcher: LocalFetcher, p
 # and one subset of each font into the PDF. An edit lays out its own chapter alone.
 
 PARTS_VERSION = "3"   # bump when the layout code changes what a cached part holds
+FRONT_LABEL = "cover and contents"
 SCALE = 0.75          # CSS px → PDF points
 WORKER_TIMEOUT = 900  # seconds for one part, whatever the machine's load
+_FONT_FACE_RE = re.compile(r"@font-face\s*\{[^}]*\}")
 _SLOT_RE = re.compile(r'<span class="pno" data-target="([^"]*)"(?: data-align="(left|right|center)")?></span>')
 _FILE_RE = re.compile(r'(?:src|url)\(?="?(file://[^")]+)')
 
@@ -628,7 +630,9 @@ class _Layout:
             self.pool = ProcessPoolExecutor(max_workers=max(1, min(workers.cpu_count(), 8)),
                                             mp_context=multiprocessing.get_context("fork"),
                                             initializer=workers._worker_setup)
-        todo.sort(key=lambda item: -len(item[2]["html"]))  # longest first: the pool ends together
+        # longest first, so that the pool ends together; the contents (short HTML, slow: hundreds of
+        # leaders and titles) first of all
+        todo.sort(key=lambda item: (item[1] != FRONT_LABEL, -len(item[2]["html"])))
         futures = {self.pool.submit(_layout_part, job): (key, label) for key, label, job in todo}
         try:
             for future in as_completed(futures, timeout=WORKER_TIMEOUT * len(futures)):
@@ -683,9 +687,21 @@ def _located(message: str, where: dict[str, SourceLocation]) -> Diagnostic:
     return Diagnostic(SourceLocation(template(STYLESHEET), 1), "warning", f"PDF: {message}")
 
 
+_BEGUN: dict[Path, mathsvg.Renderer] = {}
+
+
+def begin(doc: Document, out: Path) -> None:
+    """Start what the guide needs of the content alone, MathJax for new formulas, while the build
+    checks and draws (Node runs on its own; emit collects it)."""
+    svg = mathsvg.Renderer(out / ".cache" / "mathsvg.json")
+    if svg.available() is None:
+        svg.start(formulas_of(doc))
+        _BEGUN[out.resolve()] = svg
+
+
 def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
     quiet = ctx.quiet
-    svg = mathsvg.Renderer(out / ".cache" / "mathsvg.json")
+    svg = _BEGUN.pop(out.resolve(), None) or mathsvg.Renderer(out / ".cache" / "mathsvg.json")
     why_not = svg.available()
     if why_not is None:
         svg.prepare(formulas_of(doc))
@@ -695,7 +711,7 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
     katex = Katex(mathrender.cache_for(out / ".cache" / "katex-pdf.json"))
     data, diags = view(doc, ctx, build_date(), svg, katex)
     katex.save()
-    parts = [_PartJob("front", "cover and contents")]
+    parts = [_PartJob("front", FRONT_LABEL)]
     parts += [_PartJob(ch.anchor, f"chapter {ch.number} {ch.title}") for ch in data["chapters"]]
     if data["index"]:
         parts.append(_PartJob("index", "index"))
@@ -711,14 +727,18 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
 
     base = doc.root.resolve().as_uri() + "/"
     sheets = stylesheets(ctx.paper) + [_part_css(data["title"])]
+    # KaTeX's rules (some hundreds of selectors, matched against every element) only where KaTeX
+    # HTML is printed; its fonts everywhere (the MathJax SVGs' glyphs are text in them)
+    lean = ["".join(_FONT_FACE_RE.findall(sheets[0]))] + sheets[1:]
     layout = _Layout(_PartCache(cache_dir / "parts"), allowed_roots(doc, out), cache_dir / "fonts", quiet)
     try:
         for _ in range(3):  # a page count that gains or loses a digit needs another layout
             digits = len(str(total))
             filled = [fill_slots(part.html, digits) for part in parts]
-            keys = [layout.cache.key(text, sheets, base) for text, _ in filled]
-            metas = layout.run([(key, part.label, text, sheets, base)
-                                for key, part, (text, _) in zip(keys, parts, filled)])
+            part_sheets = [sheets if 'class="katex' in text else lean for text, _ in filled]
+            keys = [layout.cache.key(text, ss, base) for (text, _), ss in zip(filled, part_sheets)]
+            metas = layout.run([(key, part.label, text, ss, base)
+                                for key, part, (text, _), ss in zip(keys, parts, filled, part_sheets)])
             pages, first = {}, 1
             for key in keys:
                 meta = metas[key]

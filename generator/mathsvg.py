@@ -149,7 +149,11 @@ class Renderer:
 
     def prepare(self, formulas: list[tuple[str, bool]]) -> None:
         """Render every formula not cached yet: collect what :meth:`start` began, then the rest."""
+        self._collect()
         self.start(formulas)
+        self._collect()
+
+    def _collect(self) -> None:
         if self._job is None:
             return
         todo, proc, files, deadline = self._job

@@ -23,6 +23,9 @@ class Figure:
     alt: str
     svg: Path | None
     png: Path | None
+    text_svg: Path | None = None
+    """The SVG for print: text kept as text in fonts the PDF embeds (smaller, faster to lay out,
+    searchable); the plain SVG draws text as paths so it looks the same on any device."""
 
 
 class Status(StrEnum):

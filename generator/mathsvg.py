@@ -9,11 +9,13 @@ Formulas with CJK text (``\\text{常数}``) are left to KaTeX HTML by the caller
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
 import shutil
 import subprocess
+import time
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -97,11 +99,21 @@ def glyphs_as_text(svg: str) -> str:
     return _PATH_RE.sub(lambda m: m.group(0) if m.group(1) in used else "", out)
 
 
+def _stop(proc: subprocess.Popen, files: list[Path]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    for f in files:
+        f.unlink(missing_ok=True)
+
+
 class Renderer:
     """SVG of each (TeX, display) the build needs; new ones rendered in one Node run, all kept on disk."""
 
-    def __init__(self, cache: Path | None):
+    def __init__(self, cache: Path):
         self.cache = JsonCache(cache, VERSION)
+        self.scratch = cache.parent
+        self._job = None
 
     @staticmethod
     def available() -> str | None:
@@ -117,18 +129,47 @@ class Renderer:
     def _key(tex: str, display: bool) -> str:
         return f"{int(display)}{tex}"
 
-    def prepare(self, formulas: list[tuple[str, bool]]) -> None:
-        """Render every formula not cached yet, in one batch."""
-        todo = sorted({(tex, d) for tex, d in formulas if self.cache.get(self._key(tex, d)) is None and not has_cjk(tex)})
-        if not todo:
+    def start(self, formulas: list[tuple[str, bool]]) -> None:
+        """Start rendering the formulas not cached yet in a Node process of their own, so that it runs
+        while the build does other work; :meth:`prepare` collects them. Files go through OUT/.cache."""
+        todo = sorted({(tex, d) for tex, d in formulas if self.cache.get(self._key(tex, d)) is None
+                       and not has_cjk(tex)})
+        if not todo or self._job is not None:
             return
-        timeout = 60 + 0.05 * len(todo)
+        scratch = self.scratch
+        scratch.mkdir(parents=True, exist_ok=True)
+        files = [scratch / f".mathjax-{part}.{os.getpid()}.tmp" for part in ("in", "out", "err")]
+        files[0].write_text(json.dumps(todo), encoding="utf-8")
         env = {**os.environ, "NODE_PATH": str(MATHJAX.parent)}
-        result = subprocess.run(["node", str(SCRIPT)], input=json.dumps(todo), capture_output=True, text=True,
-                                timeout=timeout, env=env, cwd=MATHJAX.parent)
-        if result.returncode != 0:
-            raise RuntimeError(f"MathJax (node {SCRIPT.name}) failed: {result.stderr.strip()[-500:]}")
-        for (tex, display), item in zip(todo, json.loads(result.stdout)):
+        with open(files[0], "rb") as stdin, open(files[1], "wb") as stdout, open(files[2], "wb") as stderr:
+            proc = subprocess.Popen(["node", str(SCRIPT)], stdin=stdin, stdout=stdout, stderr=stderr,
+                                    env=env, cwd=MATHJAX.parent)
+        self._job = (todo, proc, files, time.monotonic() + 60 + 0.05 * len(todo))
+        atexit.register(_stop, proc, files)  # a build that ends early (an error, Ctrl-C) leaves nothing
+
+    def prepare(self, formulas: list[tuple[str, bool]]) -> None:
+        """Render every formula not cached yet: collect what :meth:`start` began, then the rest."""
+        self._collect()
+        self.start(formulas)
+        self._collect()
+
+    def _collect(self) -> None:
+        if self._job is None:
+            return
+        todo, proc, files, deadline = self._job
+        self._job = None
+        try:
+            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError(f"MathJax (node {SCRIPT.name}) took too long for {len(todo)} formulas") from None
+        finally:
+            out, err = files[1].read_bytes(), files[2].read_bytes()
+            _stop(proc, files)
+        if proc.returncode != 0:
+            raise RuntimeError(f"MathJax (node {SCRIPT.name}) failed: {err.decode(errors='replace').strip()[-500:]}")
+        for (tex, display), item in zip(todo, json.loads(out)):
             if "svg" in item:
                 item = {"svg": glyphs_as_text(item["svg"]), "width": item["width"] * EX,
                         "height": item["height"] * EX, "valign": item["valign"] * EX}

@@ -28,6 +28,7 @@ from .resources import PACKAGE_DIR, TEMPLATES_DIR
 TARGETS = ("deck", "pdf", "html")
 # target → the module whose emit(doc, out, ctx) -> Emitted writes it
 EMITTERS = {"deck": "generator.emit.anki", "pdf": "generator.emit.pdf", "html": "generator.emit.html"}
+FIGURE_FORMATS = {"deck": "png", "pdf": "text.svg", "html": "svg"}  # what each output embeds of a figure
 MANIFEST = ".manifest.json"
 MAX_READ_BYTES = 32 * 1024 * 1024  # larger Markdown files are refused by the parser
 
@@ -199,6 +200,11 @@ def analyse(cfg: BuildConfig, progress: Progress, draw: bool) -> Analysis:
     lint.lint_document(doc, diags)  # card-quality warnings
     notes = sum(1 for _ in doc.notes)
     progress.stage("parse", f"{len(doc.files)} files, {sum(1 for _ in doc.chapters)} chapters, {notes} notes")
+    if draw and not diags.errors:
+        for target in cfg.targets:  # an output may start slow work of its own now (the PDF: MathJax)
+            begin = getattr(importlib.import_module(EMITTERS[target]), "begin", None)
+            if begin is not None:
+                begin(doc, cfg.out)
     formulas = verify.verify_document(doc, diags, cache_dir=cfg.out / ".cache")
     counts: dict[str, int] = {}
     for st in formulas.values():
@@ -212,7 +218,8 @@ def analyse(cfg: BuildConfig, progress: Progress, draw: bool) -> Analysis:
 
         if draw:
             # drawn into a cache; OUT/figures changes only when the build succeeds (publish_figures)
-            figures = diagrams.draw_document(doc, diags, outdir.seed_stage(cfg.out))
+            formats = tuple(sorted({FIGURE_FORMATS[t] for t in cfg.targets}))
+            figures = diagrams.draw_document(doc, diags, outdir.seed_stage(cfg.out), formats)
             progress.stage("draw", f"{len(figures)} figures")
         else:
             diagrams.validate_document(doc, diags)
@@ -294,7 +301,8 @@ def _build(cfg: BuildConfig) -> BuildResult:
               f"({len(warnings)} warnings in all); the outputs were written but are not recorded as up to date",
               file=sys.stderr)
         return BuildResult(ok=False, outputs=outputs, diagnostics=diagnostics)
-    outdir.publish_figures([p for f in ctx.figures.values() for p in (f.svg, f.png) if p is not None], cfg.out)
+    outdir.publish_figures([p for f in ctx.figures.values() for p in (f.svg, f.png, f.text_svg) if p is not None],
+                           cfg.out)
     _save_manifest(cfg, input_fingerprint(cfg), list(outputs))
     if not cfg.quiet:
         notes = list(doc.notes)

@@ -27,6 +27,16 @@ KATEX_DIR = _BUNDLED / "katex" if (_BUNDLED / "katex").is_dir() else _CHECKOUT /
 MATHJAX_DIR = Path(os.environ.get("DLCARDS_MATHJAX") or _CHECKOUT / "node_modules" / "mathjax-full")
 
 
+def matplotlib_fonts() -> Path | None:
+    """matplotlib's own TrueType fonts (DejaVu), which print figures name; found without importing it."""
+    from importlib.util import find_spec
+    spec = find_spec("matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(list(spec.submodule_search_locations)[0]) / "mpl-data" / "fonts" / "ttf"
+    return folder if (folder / "DejaVuSans.ttf").is_file() else None
+
+
 def template(name: str) -> Path:
     return TEMPLATES_DIR / name
 

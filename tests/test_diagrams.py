@@ -234,8 +234,8 @@ def test_cached_blocks_draw_without_importing_sympy(tmp_path):
 def test_same_block_same_bytes(tmp_path):
     spec = diagrams.check_block(block(KINDS["heatmap"]), Diagnostics())
     name = diagrams.figure_name(spec, diagrams.code_version())
-    assert not diagrams.draw_many({name: spec}, tmp_path / "a")
-    assert not diagrams.draw_many({name: spec}, tmp_path / "b")
+    assert not diagrams.draw_many({name: (spec, ("svg", "png"))}, tmp_path / "a")
+    assert not diagrams.draw_many({name: (spec, ("svg", "png"))}, tmp_path / "b")
     for ext in ("svg", "png"):
         assert (tmp_path / "a" / f"{name}.{ext}").read_bytes() == (tmp_path / "b" / f"{name}.{ext}").read_bytes()
 
@@ -244,13 +244,27 @@ def test_parallel_drawing_matches_serial(tmp_path, monkeypatch):
     specs = {}
     for i, n in enumerate((2, 3)):
         src = KINDS["heatmap"].replace("title: 因果掩码", f"title: m{n}")
-        specs[f"f{i}"] = diagrams.check_block(block(src), Diagnostics())
+        specs[f"f{i}"] = (diagrams.check_block(block(src), Diagnostics()), ("png",))
     monkeypatch.setattr(diagrams, "PARALLEL_MIN", 1)
     assert not diagrams.draw_many(specs, tmp_path / "par")
     monkeypatch.setattr(diagrams, "PARALLEL_MIN", 99)
     assert not diagrams.draw_many(specs, tmp_path / "ser")
     for name in specs:
         assert (tmp_path / "par" / f"{name}.png").read_bytes() == (tmp_path / "ser" / f"{name}.png").read_bytes()
+        assert not (tmp_path / "par" / f"{name}.svg").exists()
+
+
+def test_draws_only_the_formats_asked_and_hands_on_the_others(tmp_path):
+    """A PDF build draws SVG alone; a later deck build adds the PNG and keeps the SVG it finds."""
+    write(tmp_path / "content", "01.md", "# c\n\n## q {#q.a}\n\n```plot\n" + KINDS["heatmap"].lstrip() + "```\n")
+    doc = parse_corpus(tmp_path / "content", Diagnostics())
+    folder = tmp_path / "fig"
+    (fig,) = diagrams.draw_document(doc, Diagnostics(), folder, ("svg",)).values()
+    assert fig.svg.is_file() and fig.png is None
+    assert not list(folder.glob("*.png"))
+    svg_bytes = fig.svg.read_bytes()
+    (fig,) = diagrams.draw_document(doc, Diagnostics(), folder, ("png",)).values()
+    assert fig.png.is_file() and fig.svg.read_bytes() == svg_bytes
 
 
 def test_validation_does_not_import_matplotlib(tmp_path):
@@ -508,3 +522,21 @@ def test_polynomials_of_the_variable_are_not_large_numbers():
     """Only constants are bounded: the variable is computed in floating point, whatever the degree."""
     import sympy
     assert parse(r"1 - (1 - x^{5})^{20}", ("x",)).subs(sympy.Symbol("x"), 0) == 0
+
+
+def test_print_svg_keeps_text_in_fonts_the_pdf_has(tmp_path):
+    """The PDF's figures keep their text as text (DejaVu Sans, Noto Sans CJK SC); a label that needs
+    another font (the prime of σ′ comes from mathtext's cmsy10) keeps that figure's text as paths."""
+    primed = KINDS["function"].replace("label: '$\\sigma(x)$'", "label: '$\\sigma''(x)$'")
+    assert primed != KINDS["function"]
+    specs = {"bars": diagrams.check_block(block(KINDS["bars"]), Diagnostics()),
+             "function": diagrams.check_block(block(primed), Diagnostics())}
+    jobs = {kind: (spec, ("text.svg",)) for kind, spec in specs.items()}
+    assert not diagrams.draw_many(jobs, tmp_path)
+    bars = (tmp_path / "bars.text.svg").read_text(encoding="utf-8")
+    assert "softmax 温度</text>" in bars and ">T = 1</text>" in bars
+    assert ">z</tspan>" in bars and "font-style: oblique" in bars  # mathtext $z_1$ as DejaVu Sans Oblique
+    families = set(re.findall(r"font-family: ([^;\"]+)", bars))
+    assert families and {f.strip(" '") for fam in families for f in fam.split(",")} <= {"DejaVu Sans", "Noto Sans CJK SC"}
+    function = (tmp_path / "function.text.svg").read_text(encoding="utf-8")
+    assert "<text" not in function and "cmsy10" not in function  # drawn as paths: no font to miss

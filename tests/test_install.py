@@ -83,4 +83,5 @@ def test_installed_wheel_builds_everything_from_any_folder(wheel, tmp_path):
     assert outputs == [".apkg", ".html", ".json", ".pdf"]  # .json: the check report
     page = next((work / "out").glob("*.html")).read_text(encoding="utf-8")
     assert "data:font/woff2;base64," in page  # KaTeX fonts inlined from the installed package
-    assert len(list((work / "out" / "figures").glob("fig-*.svg"))) == 1
+    figures = sorted(p.name.split(".", 1)[1] for p in (work / "out" / "figures").glob("fig-*"))
+    assert figures == ["png", "svg", "text.svg"]  # one plot: deck, cheat sheet and PDF forms

@@ -42,7 +42,7 @@ def test_cache_is_reused_without_node(rendered, monkeypatch):
 
     def no_node(*args, **kwargs):
         raise AssertionError("node ran for a cached formula")
-    monkeypatch.setattr(subprocess, "run", no_node)
+    monkeypatch.setattr(subprocess, "Popen", no_node)
     again = mathsvg.Renderer(cache)
     again.prepare([(r"\frac{1}{1 + e^{-x}}", True)])
     assert again.get(r"\frac{1}{1 + e^{-x}}", True) is not None
@@ -55,3 +55,15 @@ def test_glyph_without_katex_counterpart_keeps_its_path():
     out = mathsvg.glyphs_as_text(svg)
     assert 'xlink:href="#MJX-1-TEX-V-2032"' in out and '<path id="MJX-1-TEX-V-2032"' in out
     assert ">a</text>" in out and "MJX-1-TEX-I-1D44E" not in out
+
+
+def test_started_batch_runs_in_the_background_and_is_collected(tmp_path):
+    """The pipeline starts MathJax right after parsing (emit.pdf.begin); emit collects it later."""
+    r = mathsvg.Renderer(tmp_path / "mathsvg.json")
+    r.start([(r"\sqrt{x^2 + 1}", True), (r"\beta", False)])
+    assert r._job is not None and r._job[1].poll() is None  # Node works while the build goes on
+    assert sorted(p.name.split(".")[1] for p in tmp_path.glob(".mathjax-*.tmp")) == ["mathjax-err", "mathjax-in",
+                                                                                      "mathjax-out"]
+    r.prepare([(r"\sqrt{x^2 + 1}", True), (r"\beta", False), (r"\gamma", False)])  # one more: rendered now
+    assert all(r.get(tex, d) is not None for tex, d in [(r"\sqrt{x^2 + 1}", True), (r"\beta", False), (r"\gamma", False)])
+    assert not list(tmp_path.glob(".mathjax-*"))  # scratch files gone

@@ -175,6 +175,21 @@ def test_figure_is_numbered_captioned_vector_image(project):
     assert "图 3" in "\n".join(_texts(out[0]))
 
 
+def test_figure_text_is_text_in_the_pdf(project, monkeypatch):
+    """Figures reach the PDF with their labels as text (searchable, in embedded DejaVu and Noto)."""
+    write(project / "content", "a.md", "# 章\n\n## 问题 {#a.q}\n\n```plot\nkind: bars\ntitle: 温度对比 softmax\n"
+          "categories: ['$z_1$', 'beta']\ngroups:\n  - {label: T = 1, values: [0.7, 0.3]}\n```\n")
+    monkeypatch.chdir(project)
+    assert run("build", "--only", "pdf", "-q") == 0
+    (target,) = (project / "build").glob("*.pdf")
+    text = "\n".join(_texts(target))
+    assert "温度对比 softmax" in text and "beta" in text
+    assert not list((project / "build" / "figures").glob("*.png"))  # a PDF build draws no PNG
+    fonts = {str(f.get_object()["/BaseFont"]) for page in PdfReader(target).pages
+             for f in page["/Resources"]["/Font"].values()}
+    assert any("DejaVu-Sans" in f for f in fonts), fonts
+
+
 # ---------------------------------------------------------------- URL fetcher
 
 

@@ -1,4 +1,5 @@
-"""The draw stage: ``plot`` blocks → numbered figures (SVG for print and HTML, PNG for Anki).
+"""The draw stage: ``plot`` blocks → numbered figures: SVG for the cheat sheet, SVG with its text
+kept as text for the PDF, PNG for Anki; a build draws only what its outputs embed.
 
 ``validate_document`` reads and checks every block (YAML, keys, ranges, LaTeX) without
 importing matplotlib, so ``make check`` stays fast. ``draw_document`` validates, then draws
@@ -110,17 +111,26 @@ def check_cached(doc: Document, diags: Diagnostics, path: Path) -> list[tuple[Pl
     return checked
 
 
-def draw_document(doc: Document, diags: Diagnostics, out_dir: Path) -> dict[PlotBlock, Figure]:
+FORMATS = ("svg", "png")
+"""What a figure can be drawn as: ``svg`` (text as paths: the cheat sheet), ``png`` (the deck) and
+``text.svg`` (text as text: the PDF)."""
+
+
+def draw_document(doc: Document, diags: Diagnostics, out_dir: Path,
+                  formats: tuple[str, ...] = FORMATS) -> dict[PlotBlock, Figure]:
+    """Draw every figure in the ``formats`` the build needs (a PDF needs no PNG, a deck no SVG).
+    A figure's other format is handed on too when an earlier build left it in ``out_dir``."""
     checked = check_cached(doc, diags, out_dir / CHECKED_CACHE)
     if not checked:
         return {}
     out_dir.mkdir(parents=True, exist_ok=True)
     code = code_version()
     names = [figure_name(spec, code) for _, spec, _ in checked]
-    jobs: dict[str, dict] = {}
+    jobs: dict[str, tuple[dict, tuple[str, ...]]] = {}
     for (_, spec, _), name in zip(checked, names):
-        if not ((out_dir / f"{name}.svg").is_file() and (out_dir / f"{name}.png").is_file()):
-            jobs[name] = spec
+        todo = tuple(f for f in formats if not (out_dir / f"{name}.{f}").is_file())
+        if todo:
+            jobs[name] = (spec, todo)
     failures = draw_many(jobs, out_dir)
     _prune(out_dir, set(names) - set(failures))
     figures: dict[PlotBlock, Figure] = {}
@@ -133,15 +143,17 @@ def draw_document(doc: Document, diags: Diagnostics, out_dir: Path) -> dict[Plot
                         f"plot: {message}" if label else f"plot: drawing failed: {message}")
             continue
         number += 1
+        found = {f: out_dir / f"{name}.{f}" for f in ("svg", "png", "text.svg")}
+        found = {f: p if p.is_file() else None for f, p in found.items()}
         figures[block] = Figure(number=number, caption=spec["caption"] or spec["title"], alt=alt,
-                                svg=out_dir / f"{name}.svg", png=out_dir / f"{name}.png")
+                                svg=found["svg"], png=found["png"], text_svg=found["text.svg"])
     return figures
 
 
 def _prune(out_dir: Path, keep: set[str]) -> None:
     """Remove figure files no block produces any more (edited or deleted plots)."""
     for p in out_dir.glob("fig-*.*"):
-        if p.suffix in (".svg", ".png") and p.stem not in keep:
+        if p.suffix in (".svg", ".png") and p.name.split(".")[0] not in keep:
             p.unlink(missing_ok=True)
 
 
@@ -153,12 +165,12 @@ def _line_of(block: PlotBlock, text: str) -> int:
     return block.loc.line
 
 
-def draw_many(jobs: dict[str, dict], out_dir: Path) -> dict[str, tuple[str, str]]:
-    """Draw every spec to ``out_dir/<name>.svg|png``; return {name: (error, label)} for failures."""
+def draw_many(jobs: dict[str, tuple[dict, tuple[str, ...]]], out_dir: Path) -> dict[str, tuple[str, str]]:
+    """Draw every (spec, formats) to ``out_dir/<name>.svg|png``; return {name: (error, label)} for failures."""
     if not jobs:
         return {}
     out_dir.mkdir(parents=True, exist_ok=True)
-    items = [(name, spec, str(out_dir)) for name, spec in sorted(jobs.items())]
+    items = [(name, spec, formats, str(out_dir)) for name, (spec, formats) in sorted(jobs.items())]
     if len(items) <= PARALLEL_MIN or (os.cpu_count() or 1) < 2:
         return {r[0]: r[1:] for r in _draw_batch(items) if r[1]}
     from ..workers import map_in_processes
@@ -172,18 +184,18 @@ def draw_many(jobs: dict[str, dict], out_dir: Path) -> dict[str, tuple[str, str]
     return {r[0]: r[1:] for r in results if r[1]}
 
 
-def _draw_batch(items: list[tuple[str, dict, str]]) -> list[tuple[str, str, str]]:
+def _draw_batch(items: list[tuple[str, dict, tuple[str, ...], str]]) -> list[tuple[str, str, str]]:
     from ..workers import caused_by_interrupt
     from .draw import LabelError, render
 
     out = []
-    for name, spec, folder in items:
-        svg, png = Path(folder) / f"{name}.svg", Path(folder) / f"{name}.png"
-        tmp_svg, tmp_png = (p.with_name(f".{p.name}.{os.getpid()}.tmp") for p in (svg, png))
+    for name, spec, formats, folder in items:
+        files = {f: Path(folder) / f"{name}.{f}" for f in formats}
+        tmps = {f: p.with_name(f".{p.name}.{os.getpid()}.tmp") for f, p in files.items()}
         try:
-            render(spec, name, tmp_svg, tmp_png)
-            os.replace(tmp_svg, svg)
-            os.replace(tmp_png, png)
+            render(spec, name, tmps.get("svg"), tmps.get("png"), tmps.get("text.svg"))
+            for f, p in files.items():
+                os.replace(tmps[f], p)
             out.append((name, "", ""))
         except LabelError as e:
             out.append((name, str(e), e.label))
@@ -192,6 +204,6 @@ def _draw_batch(items: list[tuple[str, dict, str]]) -> list[tuple[str, str, str]
                 raise KeyboardInterrupt from None
             out.append((name, f"{type(e).__name__}: {e}", ""))
         finally:
-            for p in (tmp_svg, tmp_png):
+            for p in tmps.values():
                 p.unlink(missing_ok=True)
     return out

@@ -24,6 +24,11 @@ from .kinds.base import FIG_WIDTH  # noqa: E402
 from .text import LABEL_KEYS, mathtext_label, wrap  # noqa: E402
 
 PNG_DPI = 200  # 2× the style's 100 dpi: sharp on phones and high-density screens
+TEXT_FONTS = frozenset({"Noto Sans CJK SC", "DejaVu Sans"})
+"""Fonts a print SVG may name: the PDF's stylesheet has them (DejaVu from matplotlib's own files,
+generator/emit/pdf.py). A figure whose text needs another font (mathtext's cmsy10 or STIX
+symbols) keeps its text as paths."""
+_FAMILY_RE = re.compile(r"font(?:-family)?: ([^;\"]+)")  # a shorthand "font: 10px X" fails the check: paths
 
 
 class LabelError(ValueError):
@@ -60,7 +65,7 @@ def prepare_labels(spec):
     return walk(spec)
 
 
-def render(spec: dict, prefix: str, svg: Path | None, png: Path | None) -> None:
+def render(spec: dict, prefix: str, svg: Path | None, png: Path | None, text_svg: Path | None = None) -> None:
     """Draw one checked spec and write the files that are not ``None``."""
     with plt.style.context(str(template("figures.mplstyle"))):
         spec = prepare_labels(spec)
@@ -70,17 +75,35 @@ def render(spec: dict, prefix: str, svg: Path | None, png: Path | None) -> None:
             bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
             if svg is not None:
                 _save_svg(fig, svg, prefix, bbox)
+            if text_svg is not None:
+                _save_text_svg(fig, text_svg, prefix, bbox)
             if png is not None:
                 fig.savefig(png, format="png", dpi=PNG_DPI, bbox_inches=bbox, metadata={"Software": None})
         finally:
             plt.close(fig)
 
 
-def _save_svg(fig, path: Path, prefix: str, bbox) -> None:
+def _save_text_svg(fig, path: Path, prefix: str, bbox) -> None:
+    with plt.rc_context({"svg.fonttype": "none"}):
+        text = _svg_text(fig, bbox)
+    families = {f.strip().strip("'\"") for m in _FAMILY_RE.findall(text) for f in m.split(",")}
+    if not families <= TEXT_FONTS:
+        text = _svg_text(fig, bbox)  # text as paths
+    _write_svg(text, path, prefix)
+
+
+def _svg_text(fig, bbox) -> str:
     import io
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches=bbox, metadata={"Date": None, "Creator": None})
-    text = buf.getvalue()
+    return buf.getvalue()
+
+
+def _save_svg(fig, path: Path, prefix: str, bbox) -> None:
+    _write_svg(_svg_text(fig, bbox), path, prefix)
+
+
+def _write_svg(text: str, path: Path, prefix: str) -> None:
     text = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}-{m.group(1)}"', text)
     text = re.sub(r'url\(#([^)]+)\)', lambda m: f'url(#{prefix}-{m.group(1)})', text)
     text = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}-{m.group(1)}"', text)

@@ -35,7 +35,7 @@ from ..location import Diagnostic, GeneratorError, SourceLocation
 from ..mathrender import Katex
 from ..model import CheckBlock, Document, Formula, Fragment, Image, Link, Note, PlotBlock, Term, fill, fragments
 from ..plaintext import plain_label
-from ..resources import TEMPLATES_DIR, katex_dir, template
+from ..resources import TEMPLATES_DIR, katex_dir, matplotlib_fonts, template
 
 TEMPLATE = "guide.html.j2"
 STYLESHEET = "guide.css"
@@ -77,7 +77,8 @@ class LocalFetcher(URLFetcher):
 
 def allowed_roots(doc: Document, out: Path) -> list[Path]:
     # a build reads figures where the draw stage left them, OUT/.cache/figures (see outdir.py)
-    return [doc.root, out / "figures", out / ".cache" / "figures", katex_dir() / "fonts", TEMPLATES_DIR]
+    roots = [doc.root, out / "figures", out / ".cache" / "figures", katex_dir() / "fonts", TEMPLATES_DIR]
+    return roots + [folder for folder in (matplotlib_fonts(),) if folder is not None]
 
 
 # ---------------------------------------------------------------- view model
@@ -145,11 +146,12 @@ class _GuideFiller:
 
     def plot(self, p: PlotBlock) -> str:
         fig = self.ctx.figure(p)
-        if fig is None or fig.svg is None:
+        drawn = _figure_file(fig)
+        if drawn is None:
             return ""
         caption = self.katex.label(fig.caption, mathml=False)
         return (f'<div class="plot"><figure class="figure" id="fig-{fig.number}">'
-                f'<img src="{fig.svg.resolve().as_uri()}" alt="{html.escape(fig.alt)}"><figcaption>'
+                f'<img src="{drawn.resolve().as_uri()}" alt="{html.escape(fig.alt)}"><figcaption>'
                 f'<span class="fig-num">图 {fig.number}</span>{caption}</figcaption></figure></div>\n')
 
     def check(self, c: CheckBlock) -> str:
@@ -194,6 +196,13 @@ class _GuideFiller:
             return (not t.label[:1].isascii(), t.label.lower().encode("gb18030", errors="replace"))
         return [{"label": t.label, "refs": [term_id for term_id, _ in t.refs]}
                 for t in sorted(self.terms.values(), key=key)]
+
+
+def _figure_file(fig) -> Path | None:
+    """The print SVG (text as text), else the plain one."""
+    if fig is None:
+        return None
+    return fig.text_svg or fig.svg
 
 
 def _svg_img(tex: str, svg) -> str:
@@ -290,14 +299,28 @@ def render_html(doc: Document, ctx: BuildContext, built: date | None = None,
 
 
 def stylesheets(paper: str) -> list[str]:
-    """Guide CSS, Pygments classes, KaTeX (fonts as file URLs) and the page size."""
-    size = PAGE_SIZES.get(paper, "A4")
+    """KaTeX (fonts as file URLs), the figures' fonts, Pygments classes, guide CSS and the page size."""
     # WeasyPrint decodes woff2 with fontTools on every build; the TrueType files load directly.
     katex = re.sub(r'url\(([^)]+)\.woff2\) format\("woff2"\)', r'url(\1.ttf) format("truetype")',
                    mathrender.css(embed_fonts=False))
-    return [katex, highlight.css(scope=".highlight"),
-            template(STYLESHEET).read_text(encoding="utf-8"),
-            f"@page {{ size: {size}; }}\n"]
+    return [katex, figure_fonts(), highlight.css(scope=".highlight"), *page_stylesheets(paper)]
+
+
+def page_stylesheets(paper: str) -> list[str]:
+    """The guide's own CSS and the page size (all an overlay needs)."""
+    return [template(STYLESHEET).read_text(encoding="utf-8"), f"@page {{ size: {PAGE_SIZES.get(paper, 'A4')}; }}\n"]
+
+
+def figure_fonts() -> str:
+    """DejaVu Sans from matplotlib's own files, the very font it measured the figures' text with."""
+    folder = matplotlib_fonts()
+    if folder is None:
+        return ""
+    faces = [("DejaVuSans", "normal", "normal"), ("DejaVuSans-Bold", "bold", "normal"),
+             ("DejaVuSans-Oblique", "normal", "oblique"), ("DejaVuSans-BoldOblique", "bold", "oblique")]
+    return "".join(f'@font-face {{ font-family: "DejaVu Sans"; font-weight: {weight}; font-style: {style}; '
+                   f'src: url("{(folder / f"{name}.ttf").as_uri()}") format("truetype"); }}\n'
+                   for name, weight, style in faces)
 
 
 class _WeasyLog(logging.Handler):
@@ -332,17 +355,18 @@ def write_pdf(html_text: str, target: Path, base: Path, fetcher: LocalFetcher, p
 #
 # The guide is laid out in parts (front matter, one per chapter, index), each its own WeasyPrint
 # document, in parallel worker processes and cached on disk by what it prints. Page numbers that
-# refer to other pages (contents, cross-references, index) are empty "slots" of the right digit
-# count in the parts; once every part's page count is known, a light overlay document per part
-# prints the slots' numbers and the "n / N" footer at the recorded places, and pdfjoin stitches
-# the pages, overlays, outline, links and one subset of each font into the PDF. An edit that keeps
-# the page count of its chapter lays out that chapter alone.
+# refer to other pages (contents, cross-references, index) are empty "slots" in the parts, each as
+# wide as the guide's largest page number, so no part's layout depends on another's. Once every
+# part's page count is known, a light overlay document per part prints the slots' numbers and the
+# "n / N" footer at the recorded places, and pdfjoin stitches the pages, overlays, outline, links
+# and one subset of each font into the PDF. An edit lays out its own chapter alone.
 
-PARTS_VERSION = "2"   # bump when the layout code changes what a cached part holds
+PARTS_VERSION = "3"   # bump when the layout code changes what a cached part holds
+FRONT_LABEL = "cover and contents"
 SCALE = 0.75          # CSS px → PDF points
 WORKER_TIMEOUT = 900  # seconds for one part, whatever the machine's load
-_SLOT_RE = re.compile(r'<span class="pno" data-target="([^"]*)"></span>')
-_ID_RE = re.compile(r'\bid="([^"]+)"')
+_FONT_FACE_RE = re.compile(r"@font-face\s*\{[^}]*\}")
+_SLOT_RE = re.compile(r'<span class="pno" data-target="([^"]*)"(?: data-align="(left|right|center)")?></span>')
 _FILE_RE = re.compile(r'(?:src|url)\(?="?(file://[^")]+)')
 
 
@@ -353,21 +377,11 @@ class _PartJob:
     html: str = ""  # template output with empty slots
 
 
-def guess_pages(parts: list[str]) -> dict[str, int]:
-    """Every anchor's page as estimated from the parts' HTML before any layout (the first part is the
-    contents, denser than the chapters). Fitted on the shipped content; a wrong digit count only
-    costs the parts showing it a second layout."""
-    guess: dict[str, int] = {}
-    before = 0.0
-    for i, text in enumerate(parts):
-        per_page = 1500 if i == 0 else 1100
-        last = 0
-        for m in _ID_RE.finditer(text):
-            before += _weight(text[last:m.start()], per_page)
-            last = m.start()
-            guess[m.group(1)] = 1 + int(before)
-        before = float(int(before + _weight(text[last:], per_page)) + 1)  # parts start on a new page
-    return guess
+def guess_total(parts: list[str]) -> int:
+    """The guide's page count as estimated from the parts' HTML before any layout (the first part is
+    the contents, denser than the chapters). Only its digit count matters: a wrong one costs a
+    second layout."""
+    return sum(int(_weight(text, 1500 if i == 0 else 1100)) + 1 for i, text in enumerate(parts))
 
 
 def _weight(html_text: str, per_page: int) -> float:
@@ -375,19 +389,21 @@ def _weight(html_text: str, per_page: int) -> float:
     return len(_TAG_RE.sub("", html_text)) / per_page + 0.15 * html_text.count('class="math-display"')
 
 
-def fill_slots(text: str, pages: dict[str, int]) -> tuple[str, list[str]]:
-    """Give every slot an id and zeros as wide as the page number it will show.
+def fill_slots(text: str, digits: int) -> tuple[str, list[tuple[str, str]]]:
+    """Give every slot an id and ``digits`` zeros: room for the widest page number of the guide.
 
-    Zeros, not the number: a part's layout then depends on the digit count alone, whatever the
-    numbers were when it was laid out (the overlay prints the real ones).
+    Every slot is as wide as the widest number, whatever number it will show (LaTeX gives contents
+    page numbers a fixed box too), so a part's layout never depends on other parts' page numbers:
+    a part is laid out once, and again only when the guide's page count gains a digit. The overlay
+    prints the real number inside the box, aligned as the slot asks (``data-align``, default centre).
+    Returns the text and every slot's (target, alignment).
     """
-    targets: list[str] = []
+    slots: list[tuple[str, str]] = []
 
     def sub(m: re.Match[str]) -> str:
-        targets.append(html.unescape(m.group(1)))
-        digits = len(str(pages.get(targets[-1], 0)))
-        return f'<span class="pno" id="pno-{len(targets)}">{"0" * digits}</span>'
-    return _SLOT_RE.sub(sub, text), targets
+        slots.append((html.unescape(m.group(1)), m.group(2) or "center"))
+        return f'<span class="pno" id="pno-{len(slots)}">{"0" * digits}</span>'
+    return _SLOT_RE.sub(sub, text), slots
 
 
 def _part_css(title: str) -> str:
@@ -411,14 +427,15 @@ def _overlay_css() -> str:
             ".slot { position: absolute; white-space: nowrap; }\n")
 
 
-def _overlay_html(meta: dict, first: int, total: int, pages: dict[str, int], targets: list[str]) -> str:
+def _overlay_html(meta: dict, first: int, total: int, pages: dict[str, int], slots: list[tuple[str, str]]) -> str:
     """One page per page of the part: its footer and the numbers of its slots."""
     by_page: dict[int, list[str]] = {}
     for sid, slot in meta["slots"].items():
-        target = targets[int(sid.removeprefix("pno-")) - 1]
+        target, align = slots[int(sid.removeprefix("pno-")) - 1]
         family = ", ".join(f"'{f}'" for f in slot["family"])
         by_page.setdefault(slot["page"], []).append(
             f'<div class="slot" style="left: {slot["left"]:.3f}px; top: {slot["top"]:.3f}px; '
+            f'width: {slot["width"]:.3f}px; text-align: {align}; '
             f'height: {slot["height"]:.3f}px; line-height: {slot["height"]:.3f}px; font-family: {family}; '
             f'font-size: {slot["size"]:.3f}px; font-weight: {slot["weight"]}; color: {slot["color"]};">'
             f'{pages.get(target, "?")}</div>')
@@ -487,9 +504,27 @@ def _slot_geometry(page_index: int, page_box, out: dict) -> None:
         style = text.style
         r, g, b, a = style["color"]
         out[sid] = {"page": page_index, "left": text.position_x - origin_x, "top": text.position_y - origin_y,
-                    "height": text.height, "family": list(style["font_family"]), "size": style["font_size"],
+                    "width": text.width, "height": text.height, "family": list(style["font_family"]), "size": style["font_size"],
                     "weight": style["font_weight"],
                     "color": f"rgba({round(r * 255)}, {round(g * 255)}, {round(b * 255)}, {a:g})"}
+
+
+_STYLES: dict[tuple, tuple] = {}
+
+
+def _styles(roots: tuple[str, ...], sheets: tuple[str, ...]) -> tuple[LocalFetcher, FontConfiguration, list[CSS]]:
+    """The parsed stylesheets and their fonts, once per worker process for every part that uses them
+    (parsing them and loading the fonts again cost about 0.1 s a part)."""
+    key = (roots, sheets)
+    if key not in _STYLES:
+        fetcher = LocalFetcher([Path(r) for r in roots])
+        config = FontConfiguration()
+        parsed = [CSS(string=s, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=fetcher, font_config=config)
+                  for s in sheets]
+        if len(_STYLES) >= 4:  # parts and overlays use two sets; a worker lives for one build
+            _STYLES.clear()
+        _STYLES[key] = (fetcher, config, parsed)
+    return _STYLES[key]
 
 
 def _layout_part(job: dict) -> dict:
@@ -497,10 +532,8 @@ def _layout_part(job: dict) -> dict:
     fonts_dir = Path(job["fonts"])
     _patch_font_embedding(fonts_dir)
     _FONT_USE.clear()
-    fetcher = LocalFetcher([Path(r) for r in job["roots"]])
-    config = FontConfiguration()
-    sheets = [CSS(string=s, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=fetcher,
-                  font_config=config) for s in job["sheets"]]
+    fetcher, config, sheets = _styles(tuple(job["roots"]), tuple(job["sheets"]))
+    refused_before = len(fetcher.refused)
     handler = _WeasyLog()
     logger = logging.getLogger("weasyprint")
     logger.addHandler(handler)
@@ -524,7 +557,8 @@ def _layout_part(job: dict) -> dict:
     finally:
         logger.removeHandler(handler)
     return {"pages": len(document.pages), "anchors": anchors, "bookmarks": bookmarks, "slots": slots,
-            "cover": covers, "fonts": dict(_FONT_USE), "errors": handler.messages, "refused": fetcher.refused}
+            "cover": covers, "fonts": dict(_FONT_USE), "errors": handler.messages,
+            "refused": fetcher.refused[refused_before:]}
 
 
 # -- parent side
@@ -596,7 +630,9 @@ class _Layout:
             self.pool = ProcessPoolExecutor(max_workers=max(1, min(workers.cpu_count(), 8)),
                                             mp_context=multiprocessing.get_context("fork"),
                                             initializer=workers._worker_setup)
-        todo.sort(key=lambda item: -len(item[2]["html"]))  # longest first: the pool ends together
+        # longest first, so that the pool ends together; the contents (short HTML, slow: hundreds of
+        # leaders and titles) first of all
+        todo.sort(key=lambda item: (item[1] != FRONT_LABEL, -len(item[2]["html"])))
         futures = {self.pool.submit(_layout_part, job): (key, label) for key, label, job in todo}
         try:
             for future in as_completed(futures, timeout=WORKER_TIMEOUT * len(futures)):
@@ -620,16 +656,12 @@ class _Layout:
         if verbose:
             self.laid_out += meta["pages"]
             if not self.quiet:
-                print(f"    pdf: laid out {label}: {meta['pages']} pages ({self.laid_out} pages laid out so far, second passes included)",
+                print(f"    pdf: laid out {label}: {meta['pages']} pages ({self.laid_out} pages laid out so far)",
                       file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown()
-
-
-def _digits_match(shown: dict[str, int], exact: dict[str, int]) -> bool:
-    return all(len(str(v)) == len(str(exact.get(k, v))) for k, v in shown.items())
 
 
 def resource_locations(doc: Document, ctx: BuildContext) -> dict[str, SourceLocation]:
@@ -641,8 +673,9 @@ def resource_locations(doc: Document, ctx: BuildContext) -> dict[str, SourceLoca
             where.setdefault(img.path.resolve().as_uri(), img.loc)
         for p in frag.plots:
             fig = ctx.figure(p)
-            if fig is not None and fig.svg is not None:
-                where.setdefault(fig.svg.resolve().as_uri(), p.loc)
+            drawn = _figure_file(fig)
+            if drawn is not None:
+                where.setdefault(drawn.resolve().as_uri(), p.loc)
     return where
 
 
@@ -654,9 +687,21 @@ def _located(message: str, where: dict[str, SourceLocation]) -> Diagnostic:
     return Diagnostic(SourceLocation(template(STYLESHEET), 1), "warning", f"PDF: {message}")
 
 
+_BEGUN: dict[Path, mathsvg.Renderer] = {}
+
+
+def begin(doc: Document, out: Path) -> None:
+    """Start what the guide needs of the content alone, MathJax for new formulas, while the build
+    checks and draws (Node runs on its own; emit collects it)."""
+    svg = mathsvg.Renderer(out / ".cache" / "mathsvg.json")
+    if svg.available() is None:
+        svg.start(formulas_of(doc))
+        _BEGUN[out.resolve()] = svg
+
+
 def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
     quiet = ctx.quiet
-    svg = mathsvg.Renderer(out / ".cache" / "mathsvg.json")
+    svg = _BEGUN.pop(out.resolve(), None) or mathsvg.Renderer(out / ".cache" / "mathsvg.json")
     why_not = svg.available()
     if why_not is None:
         svg.prepare(formulas_of(doc))
@@ -666,7 +711,7 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
     katex = Katex(mathrender.cache_for(out / ".cache" / "katex-pdf.json"))
     data, diags = view(doc, ctx, build_date(), svg, katex)
     katex.save()
-    parts = [_PartJob("front", "cover and contents")]
+    parts = [_PartJob("front", FRONT_LABEL)]
     parts += [_PartJob(ch.anchor, f"chapter {ch.number} {ch.title}") for ch in data["chapters"]]
     if data["index"]:
         parts.append(_PartJob("index", "index"))
@@ -675,46 +720,44 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
 
     cache_dir = out / ".cache" / "pdf"
     state_path = cache_dir / "pages.json"
-    try:
-        known: dict[str, int] = json.loads(state_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        known = {}
-    # first guess of every anchor's page: last build's, else from the amount of text before it
-    guess: dict[str, int] = {}
-    if any(t not in known for part in parts for t in _SLOT_RE.findall(part.html)):
-        guess = guess_pages([part.html for part in parts])
-    shown = {**guess, **known}
+    try:  # the page count of the last build, else a guess from the amount of text
+        total = int(json.loads(state_path.read_text(encoding="utf-8"))["total"])
+    except (OSError, ValueError, KeyError, TypeError):
+        total = guess_total([part.html for part in parts])
 
     base = doc.root.resolve().as_uri() + "/"
     sheets = stylesheets(ctx.paper) + [_part_css(data["title"])]
+    # KaTeX's rules (some hundreds of selectors, matched against every element) only where KaTeX
+    # HTML is printed; its fonts everywhere (the MathJax SVGs' glyphs are text in them)
+    lean = ["".join(_FONT_FACE_RE.findall(sheets[0]))] + sheets[1:]
     layout = _Layout(_PartCache(cache_dir / "parts"), allowed_roots(doc, out), cache_dir / "fonts", quiet)
     try:
-        for _ in range(6):  # page numbers that change their digit count need another layout
-            filled = [fill_slots(part.html, shown) for part in parts]
-            keys = [layout.cache.key(text, sheets, base) for text, _ in filled]
-            metas = layout.run([(key, part.label, text, sheets, base)
-                                for key, part, (text, _) in zip(keys, parts, filled)])
-            exact, first = {}, 1
+        for _ in range(3):  # a page count that gains or loses a digit needs another layout
+            digits = len(str(total))
+            filled = [fill_slots(part.html, digits) for part in parts]
+            part_sheets = [sheets if 'class="katex' in text else lean for text, _ in filled]
+            keys = [layout.cache.key(text, ss, base) for (text, _), ss in zip(filled, part_sheets)]
+            metas = layout.run([(key, part.label, text, ss, base)
+                                for key, part, (text, _), ss in zip(keys, parts, filled, part_sheets)])
+            pages, first = {}, 1
             for key in keys:
                 meta = metas[key]
                 for name, (page, _, _) in meta["anchors"].items():
-                    exact.setdefault(name, first + page)
+                    pages.setdefault(name, first + page)
                 first += meta["pages"]
-            used = {t for _, targets in filled for t in targets}
-            missing = used - set(exact)
-            stable = _digits_match({t: shown.get(t, 0) for t in used if t in exact}, exact)
-            shown = {**shown, **exact}
-            if stable:
+            total = first - 1
+            if len(str(total)) == digits:
                 break
-        total = first - 1
+        used = {target for _, slots in filled for target, _ in slots}
+        missing = used - set(pages)
         # overlays: numbers and footers, once the numbers are known
         firsts, page = [], 1
         for key in keys:
             firsts.append(page)
             page += metas[key]["pages"]
-        overlay_sheets = stylesheets(ctx.paper)[2:] + [_overlay_css()]  # guide.css and the page size
-        overlay_html = [_overlay_html(metas[key], first_page, total, shown, targets)
-                        for key, first_page, (_, targets) in zip(keys, firsts, filled)]
+        overlay_sheets = page_stylesheets(ctx.paper) + [_overlay_css()]
+        overlay_html = [_overlay_html(metas[key], first_page, total, pages, slots)
+                        for key, first_page, (_, slots) in zip(keys, firsts, filled)]
         overlay_keys = [layout.cache.key(text, overlay_sheets, base) for text in overlay_html]
         overlays = layout.run([(key, f"page numbers of {part.label}", text, overlay_sheets, base)
                                for key, part, text in zip(overlay_keys, parts, overlay_html)], verbose=False)
@@ -744,9 +787,9 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
     layout.cache.prune(set(keys) | set(overlay_keys))
     if svg is not None:
         svg.save()
-    write_atomic(state_path, lambda tmp: tmp.write_text(json.dumps(shown, sort_keys=True), encoding="utf-8"))
+    write_atomic(state_path, lambda tmp: tmp.write_text(json.dumps({"total": total}), encoding="utf-8"))
     full = templating.render(TEMPLATE, part=None, **data)
-    full = _SLOT_RE.sub(lambda m: f'<span class="pno">{shown.get(html.unescape(m.group(1)), "")}</span>', full)
+    full = _SLOT_RE.sub(lambda m: f'<span class="pno">{pages.get(html.unescape(m.group(1)), "")}</span>', full)
     write_atomic(cache_dir / f"{ctx.output_name}.html", lambda tmp: tmp.write_text(full, encoding="utf-8"))
     where = resource_locations(doc, ctx)
     diags += [_located(message, where) for message in layout.errors]

@@ -86,7 +86,8 @@ def join(pieces: list[Piece], target: Path, font_of: dict[str, str], subsets: di
     pdf.Root.PageMode = Name.UseOutlines
 
     _share_fonts(pdf, font_of, subsets)
-    pdf.remove_unreferenced_resources()
+    # each part's pages share one resource dictionary, written once; trimming it per page
+    # (remove_unreferenced_resources) parses every content stream and makes the file larger
     # streams pass through as the parts compressed them; new ones (font subsets) are compressed
     pdf.save(target, object_stream_mode=pikepdf.ObjectStreamMode.generate, compress_streams=True,
              stream_decode_level=pikepdf.StreamDecodeLevel.none, static_id=True, deterministic_id=False)

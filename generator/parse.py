@@ -16,8 +16,6 @@ import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import nh3
-
 from . import modeljson, sanitise
 from .cache import JsonCache, fingerprint, long_lived
 from .location import Diagnostic, Diagnostics, SourceLocation
@@ -340,7 +338,7 @@ def content_files(root: Path) -> list[Path]:
 _PARSED: dict[Path, tuple[tuple, SourceFile | None, tuple[Diagnostic, ...], str | None]] = {}
 
 CACHE_VERSION = fingerprint(
-    nh3.__version__,
+    sanitise.ENGINE,
     *(Path(__file__).parent / m for m in ("parse.py", "markdown.py", "sanitise.py", "structure.py", "yamlread.py",
                                           "model.py", "location.py", "modeljson.py")),
     # each names its version there; read, not imported, so that a build with every file cached skips them

@@ -15,6 +15,8 @@ from xml.parsers import expat
 
 import nh3
 
+ENGINE = f"nh3 {nh3.__version__}"
+"""What cleans the HTML, for caches of cleaned fragments (the parse cache)."""
 
 TAGS = frozenset(nh3.ALLOWED_TAGS) - {"img", "area", "map"} | {"details", "summary", "mark", "kbd", "figure",
                                                                  "figcaption"}

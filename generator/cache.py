@@ -48,6 +48,12 @@ def long_lived() -> Iterator[None]:
             gc.enable()
 
 
+def end_long_lived() -> None:
+    """What earlier builds in this process froze (the watcher builds again and again) is collected as
+    usual from now on."""
+    gc.unfreeze()
+
+
 def fingerprint(*parts: str | bytes | Path | Iterable[str | Path]) -> str:
     """SHA-256 over strings, bytes and files (by name and content), each part delimited.
 

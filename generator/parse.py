@@ -346,7 +346,8 @@ CACHE_VERSION = fingerprint(
       if (spec := importlib.util.find_spec(name)) is not None and spec.origin))[:16]
 """A file's parse depends on its text, the parsing code and the libraries it calls."""
 PARALLEL_MIN_CHARS = 200_000
-"""Parse in worker processes when the files to parse hold at least this much text (and there are two)."""
+"""Parse in worker processes too when the files to parse hold at least this much text (and there are
+two cores): below it, starting the processes costs more than they save."""
 MAX_WORKERS = 4
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import outdir
-from .cache import JsonCache, fingerprint
+from .cache import JsonCache, end_long_lived, fingerprint
 from .context import BuildContext, Emitted
 from .location import Diagnostic, Diagnostics, GeneratorError
 from .model import Document, card_count, fragments
@@ -195,6 +195,7 @@ def analyse(cfg: BuildConfig, progress: Progress, draw: bool) -> Analysis:
 
     if not cfg.content.is_dir():
         raise GeneratorError(f"content folder '{cfg.content}' does not exist")
+    end_long_lived()
     diags = Diagnostics()
     doc = parse_corpus(cfg.content, diags, cache_dir=cfg.out / ".cache")
     lint.lint_document(doc, diags)  # card-quality warnings

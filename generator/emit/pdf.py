@@ -85,9 +85,10 @@ class _GuideFiller:
     """Fills fragments for print: KaTeX, figures, check boxes, images, index anchors."""
 
     def __init__(self, doc: Document, ctx: BuildContext, numbers: dict[str, str], svg=None,
-                 katex: Katex | None = None):
+                 katex: Katex | None = None, code=None):
         self.doc, self.ctx, self.numbers, self.svg = doc, ctx, numbers, svg
         self.katex = katex or Katex()
+        self.code = code or highlight.code
         self.diags: list[Diagnostic] = []
         self.terms: dict[str, _Term] = {}
         self._term_ids = 0
@@ -142,7 +143,7 @@ class _GuideFiller:
             return f'<span class="term" id="{term_id}">{inner}</span>'
 
         return fill(frag, formula=self.formula, plot=self.plot, check=self.check, image=self.image,
-                    code=highlight.code, link=self.link, term=term)
+                    code=self.code, link=self.link, term=term)
 
     def link(self, link: Link, text: str) -> str:
         target = link.target
@@ -204,7 +205,7 @@ def _label(note: Note) -> str:
 
 
 def view(doc: Document, ctx: BuildContext, built: date, svg=None,
-         katex: Katex | None = None) -> tuple[dict, list[Diagnostic]]:
+         katex: Katex | None = None, code=None) -> tuple[dict, list[Diagnostic]]:
     """The template's data: everything already rendered to HTML strings."""
     chapters = list(doc.chapters)
     numbers: dict[str, str] = {}
@@ -212,7 +213,7 @@ def view(doc: Document, ctx: BuildContext, built: date, svg=None,
         for qi, note in enumerate(chap.notes, 1):
             numbers[note.id] = f"{ci}.{qi}"
     slugs_seen: set[str] = set()
-    r = _GuideFiller(doc, ctx, numbers, svg, katex)
+    r = _GuideFiller(doc, ctx, numbers, svg, katex, code)
     out_chapters = []
     for ci, chap in enumerate(chapters, 1):
         anchor = f"chapter-{ci}"
@@ -588,8 +589,10 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
         print(f"warning: formulas typeset with KaTeX HTML (slower to lay out): {why_not}", file=sys.stderr)
         svg = None
     katex = Katex(mathrender.cache_for(out / ".cache" / "katex-pdf.json"))
-    data, diags = view(doc, ctx, build_date(), svg, katex)
+    code = highlight.Highlighter(out / ".cache" / "highlight-pdf.json")
+    data, diags = view(doc, ctx, build_date(), svg, katex, code.code)
     katex.save()
+    code.save()
     parts = [_PartJob("front", FRONT_LABEL)]
     parts += [_PartJob(ch.anchor, f"chapter {ch.number} {ch.title}") for ch in data["chapters"]]
     if data["index"]:

@@ -4,8 +4,11 @@ Regenerate the golden HTML with `make golden` after an intended change, and revi
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pdfplumber
@@ -257,3 +260,14 @@ def test_resource_warnings_are_returned_at_the_content_line(project):
     assert emitted.paths == (project / "build" / "t.pdf",)
     assert [(str(d.loc), d.severity) for d in emitted.diagnostics] == [(f"{path}:9", "warning")]
     assert "broken.svg" in emitted.diagnostics[0].message
+
+
+def test_weasyprint_runs_in_the_layout_workers_only(project):
+    """The build's own process never imports WeasyPrint (the workers do, while it parses and checks)."""
+    write(project / "content", "a.md", "# 章\n\n## 问题 {#a.q}\n\n答案 $x^2$，见 [问题](#a.q)。\n")
+    code = ("import sys; from generator import cli; rc = cli.main(['build', '--only', 'pdf', '-q']); "
+            "print(rc, 'weasyprint' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert proc.stdout.split() == ["0", "False"], proc.stderr[-2000:]
+    assert len(PdfReader(next((project / "build").glob("*.pdf"))).pages) >= 3

@@ -4,8 +4,11 @@ Regenerate the golden HTML with `make golden` after an intended change, and revi
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pdfplumber
@@ -15,7 +18,7 @@ from weasyprint.urls import URLFetchingError  # noqa: F401 (WeasyPrint must impo
 
 from conftest import golden, run, write
 from generator.context import BuildContext, Figure
-from generator.emit import pdf
+from generator.emit import pdf, pdflayout
 from generator.location import Diagnostics
 from generator.parse import parse_corpus
 
@@ -200,7 +203,7 @@ def test_fetcher_allows_only_listed_folders(tmp_path):
     outside = tmp_path / "secret.txt"
     outside.write_text("secret", encoding="utf-8")
     (inside / "link.txt").symlink_to(outside)
-    fetcher = pdf.LocalFetcher([inside])
+    fetcher = pdflayout.LocalFetcher([inside])
     assert fetcher.fetch((inside / "ok.png").as_uri()).read() == b"x"
     assert fetcher.fetch("data:text/plain,hi").read() == b"hi"
     for url in (outside.as_uri(), (inside / "link.txt").as_uri(), (inside / ".." / "secret.txt").as_uri(),
@@ -216,12 +219,12 @@ def test_render_refuses_remote_and_outside_resources(project):
     secret.write_bytes((GOLDEN / "content" / "img" / "dot.png").read_bytes())
     write(project / "content", "a.md", "# 章\n\n## 问题 {#a.q}\n\n答案。\n")
     doc = parse_corpus(project / "content", Diagnostics())
-    fetcher = pdf.LocalFetcher(pdf.allowed_roots(doc, project / "build"))
+    fetcher = pdflayout.LocalFetcher(pdf.allowed_roots(doc, project / "build"))
     html_text = pdf.render_html(doc, BuildContext(deck_name="t"))[0]
     # the sanitiser already drops src from raw <img>; this checks the second line of defence
     html_text = html_text.replace("</body>", '<img src="http://127.0.0.1:9/x.png"><img src="https://example.com/y.png">'
                                   f'<img src="{secret.as_uri()}"></body>')
-    pages, errors = pdf.write_pdf(html_text, project / "t.pdf", doc.root, fetcher, "A4")
+    pages, errors = pdflayout.write_pdf(html_text, project / "t.pdf", doc.root, fetcher, pdf.stylesheets("A4"))
     assert pages >= 3
     assert sorted(fetcher.refused) == sorted(["http://127.0.0.1:9/x.png", "https://example.com/y.png",
                                               secret.as_uri()])
@@ -257,3 +260,14 @@ def test_resource_warnings_are_returned_at_the_content_line(project):
     assert emitted.paths == (project / "build" / "t.pdf",)
     assert [(str(d.loc), d.severity) for d in emitted.diagnostics] == [(f"{path}:9", "warning")]
     assert "broken.svg" in emitted.diagnostics[0].message
+
+
+def test_weasyprint_runs_in_the_layout_workers_only(project):
+    """The build's own process never imports WeasyPrint (the workers do, while it parses and checks)."""
+    write(project / "content", "a.md", "# 章\n\n## 问题 {#a.q}\n\n答案 $x^2$，见 [问题](#a.q)。\n")
+    code = ("import sys; from generator import cli; rc = cli.main(['build', '--only', 'pdf', '-q']); "
+            "print(rc, 'weasyprint' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert proc.stdout.split() == ["0", "False"], proc.stderr[-2000:]
+    assert len(PdfReader(next((project / "build").glob("*.pdf"))).pages) >= 3

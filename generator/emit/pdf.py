@@ -1,19 +1,19 @@
-"""Content model → printable PDF study guide (the only module that imports weasyprint).
+"""Content model → printable PDF study guide.
 
-The guide is one HTML document (``templates/guide.html.j2``) styled for paged media
-(``templates/guide.css``): cover, table of contents, one chapter per ``#`` heading with
-numbered questions, and an index of ``[term]{.term}`` spans. Formulas are KaTeX HTML
-rendered at build time; WeasyPrint runs no JavaScript. WeasyPrint only reads files
-through :class:`LocalFetcher`, which refuses the network and any file outside the
-content folder, the drawn figures, the KaTeX fonts and the templates.
+The guide is HTML (``templates/guide.html.j2``) styled for paged media (``templates/guide.css``):
+cover, table of contents, one chapter per ``#`` heading with numbered questions, and an index of
+``[term]{.term}`` spans. Formulas are MathJax SVG (:mod:`..mathsvg`), or KaTeX HTML where MathJax
+cannot serve; WeasyPrint runs no JavaScript. This module builds the HTML of each part and
+stitches the result; :mod:`.pdflayout` lays the parts out in worker processes (WeasyPrint is
+imported there only, so a build's own process never pays for it).
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import html
+import atexit
 import json
-import logging
 import multiprocessing
 import os
 import re
@@ -24,10 +24,6 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
-
-from weasyprint import CSS, HTML
-from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import URLFetcher
 
 from .. import highlight, mathrender, mathsvg, templating, workers
 from ..context import BuildContext, Emitted, write_atomic
@@ -41,38 +37,6 @@ TEMPLATE = "guide.html.j2"
 STYLESHEET = "guide.css"
 PAGE_SIZES = {"A4": "A4", "Letter": "letter"}
 SUBTITLE = "学习指南 · 问题、解答与推导"
-
-
-# ---------------------------------------------------------------- safety
-
-
-class LocalFetcher(URLFetcher):
-    """A URL fetcher that reads ``data:`` URIs and files under an allow-list of folders.
-
-    Everything else (http, https, ftp, files elsewhere, symlinks leading out) is refused
-    with a ValueError, which WeasyPrint turns into a logged error and a missing resource.
-    """
-
-    def __init__(self, roots: list[Path]):
-        super().__init__(allowed_protocols={"file", "data"}, allow_redirects=False, timeout=1)
-        self.roots = tuple(r.resolve() for r in roots)
-        self.refused: list[str] = []
-
-    def allows(self, url: str) -> bool:
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme == "data":
-            return True
-        if scheme != "file" or parts.netloc not in ("", "localhost"):
-            return False
-        path = Path(url2pathname(unquote(parts.path))).resolve()
-        return any(path.is_relative_to(root) for root in self.roots)
-
-    def fetch(self, url, headers=None):
-        if not self.allows(url):
-            self.refused.append(url)
-            raise ValueError(f"refused to fetch {url}: only files in the content folder and the build's assets")
-        return super().fetch(url, headers)
 
 
 def allowed_roots(doc: Document, out: Path) -> list[Path]:
@@ -121,9 +85,10 @@ class _GuideFiller:
     """Fills fragments for print: KaTeX, figures, check boxes, images, index anchors."""
 
     def __init__(self, doc: Document, ctx: BuildContext, numbers: dict[str, str], svg=None,
-                 katex: Katex | None = None):
+                 katex: Katex | None = None, code=None):
         self.doc, self.ctx, self.numbers, self.svg = doc, ctx, numbers, svg
         self.katex = katex or Katex()
+        self.code = code or highlight.code
         self.diags: list[Diagnostic] = []
         self.terms: dict[str, _Term] = {}
         self._term_ids = 0
@@ -178,7 +143,7 @@ class _GuideFiller:
             return f'<span class="term" id="{term_id}">{inner}</span>'
 
         return fill(frag, formula=self.formula, plot=self.plot, check=self.check, image=self.image,
-                    code=highlight.code, link=self.link, term=term)
+                    code=self.code, link=self.link, term=term)
 
     def link(self, link: Link, text: str) -> str:
         target = link.target
@@ -240,7 +205,7 @@ def _label(note: Note) -> str:
 
 
 def view(doc: Document, ctx: BuildContext, built: date, svg=None,
-         katex: Katex | None = None) -> tuple[dict, list[Diagnostic]]:
+         katex: Katex | None = None, code=None) -> tuple[dict, list[Diagnostic]]:
     """The template's data: everything already rendered to HTML strings."""
     chapters = list(doc.chapters)
     numbers: dict[str, str] = {}
@@ -248,7 +213,7 @@ def view(doc: Document, ctx: BuildContext, built: date, svg=None,
         for qi, note in enumerate(chap.notes, 1):
             numbers[note.id] = f"{ci}.{qi}"
     slugs_seen: set[str] = set()
-    r = _GuideFiller(doc, ctx, numbers, svg, katex)
+    r = _GuideFiller(doc, ctx, numbers, svg, katex, code)
     out_chapters = []
     for ci, chap in enumerate(chapters, 1):
         anchor = f"chapter-{ci}"
@@ -323,34 +288,6 @@ def figure_fonts() -> str:
                    for name, weight, style in faces)
 
 
-class _WeasyLog(logging.Handler):
-    """WeasyPrint's errors (unreachable resources) during one render."""
-
-    def __init__(self):
-        super().__init__(logging.ERROR)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-def write_pdf(html_text: str, target: Path, base: Path, fetcher: LocalFetcher, paper: str) -> tuple[int, list[str]]:
-    """Lay out and write the PDF; returns the page count and WeasyPrint's error messages."""
-    fonts = FontConfiguration()
-    sheets = [CSS(string=s, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=fetcher,
-                  font_config=fonts) for s in stylesheets(paper)]
-    handler = _WeasyLog()
-    logger = logging.getLogger("weasyprint")
-    logger.addHandler(handler)
-    try:
-        document = HTML(string=html_text, base_url=base.resolve().as_uri() + "/", url_fetcher=fetcher).render(
-            font_config=fonts, stylesheets=sheets)
-        document.write_pdf(target)
-    finally:
-        logger.removeHandler(handler)
-    return len(document.pages), handler.messages
-
-
 # ---------------------------------------------------------------- parts
 #
 # The guide is laid out in parts (front matter, one per chapter, index), each its own WeasyPrint
@@ -363,7 +300,6 @@ def write_pdf(html_text: str, target: Path, base: Path, fetcher: LocalFetcher, p
 
 PARTS_VERSION = "3"   # bump when the layout code changes what a cached part holds
 FRONT_LABEL = "cover and contents"
-SCALE = 0.75          # CSS px → PDF points
 WORKER_TIMEOUT = 900  # seconds for one part, whatever the machine's load
 _FONT_FACE_RE = re.compile(r"@font-face\s*\{[^}]*\}")
 _SLOT_RE = re.compile(r'<span class="pno" data-target="([^"]*)"(?: data-align="(left|right|center)")?></span>')
@@ -448,119 +384,6 @@ def _overlay_html(meta: dict, first: int, total: int, pages: dict[str, int], slo
             + "".join(sections) + "</body></html>")
 
 
-# -- worker side (runs in a forked process)
-
-_FONT_USE: dict[str, list] = {}
-
-
-def _font_id(data: bytes, index: int) -> str:
-    """A cheap identity for a font file: its size, index and both ends (fonts are tens of MB)."""
-    h = hashlib.sha256(f"{len(data)}:{index}:".encode())
-    h.update(data[:1 << 20])
-    h.update(data[-(1 << 20):])
-    return h.hexdigest()[:32]
-
-
-def _patch_font_embedding(fonts_dir: Path) -> None:
-    """Embed a stub instead of a subset per part: pdfjoin embeds one subset of each font for the
-    whole guide. Records which glyphs each font of this part uses, and keeps the font file."""
-    from weasyprint.pdf import fonts as wfonts
-
-    def clean(font, to_unicode, hinting):
-        digest = _font_id(font.file_content, font.index)
-        path = fonts_dir / digest
-        if not path.exists():
-            write_atomic(path, lambda tmp: tmp.write_bytes(font.file_content))
-        _FONT_USE[font.hash] = [digest, font.index, sorted(int(g) for g in to_unicode)]
-        # the tag of a subset (a face of a collection comes out as a single font)
-        font.file_content = b"OTTO" if "CFF " in font.tables else b"\0\1\0\0"
-
-    wfonts.Font.clean = clean
-
-
-def _box_text(box):
-    from weasyprint.formatting_structure import boxes
-    if isinstance(box, boxes.TextBox):
-        return box
-    for child in getattr(box, "children", ()):
-        found = _box_text(child)
-        if found is not None:
-            return found
-    return None
-
-
-def _slot_geometry(page_index: int, page_box, out: dict) -> None:
-    from weasyprint.formatting_structure import boxes
-    origin_x, origin_y = page_box.content_box_x(), page_box.content_box_y()
-    for box in page_box.descendants():
-        if not isinstance(box, boxes.InlineBox) or box.element_tag != "span":
-            continue
-        sid = box.element.get("id", "")
-        if not sid.startswith("pno-") or sid in out:
-            continue
-        text = _box_text(box)
-        if text is None:
-            continue
-        style = text.style
-        r, g, b, a = style["color"]
-        out[sid] = {"page": page_index, "left": text.position_x - origin_x, "top": text.position_y - origin_y,
-                    "width": text.width, "height": text.height, "family": list(style["font_family"]), "size": style["font_size"],
-                    "weight": style["font_weight"],
-                    "color": f"rgba({round(r * 255)}, {round(g * 255)}, {round(b * 255)}, {a:g})"}
-
-
-_STYLES: dict[tuple, tuple] = {}
-
-
-def _styles(roots: tuple[str, ...], sheets: tuple[str, ...]) -> tuple[LocalFetcher, FontConfiguration, list[CSS]]:
-    """The parsed stylesheets and their fonts, once per worker process for every part that uses them
-    (parsing them and loading the fonts again cost about 0.1 s a part)."""
-    key = (roots, sheets)
-    if key not in _STYLES:
-        fetcher = LocalFetcher([Path(r) for r in roots])
-        config = FontConfiguration()
-        parsed = [CSS(string=s, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=fetcher, font_config=config)
-                  for s in sheets]
-        if len(_STYLES) >= 4:  # parts and overlays use two sets; a worker lives for one build
-            _STYLES.clear()
-        _STYLES[key] = (fetcher, config, parsed)
-    return _STYLES[key]
-
-
-def _layout_part(job: dict) -> dict:
-    """Lay out one part and write its PDF; returns what the join and the overlay need."""
-    fonts_dir = Path(job["fonts"])
-    _patch_font_embedding(fonts_dir)
-    _FONT_USE.clear()
-    fetcher, config, sheets = _styles(tuple(job["roots"]), tuple(job["sheets"]))
-    refused_before = len(fetcher.refused)
-    handler = _WeasyLog()
-    logger = logging.getLogger("weasyprint")
-    logger.addHandler(handler)
-    try:
-        document = HTML(string=job["html"], base_url=job["base"], url_fetcher=fetcher).render(
-            font_config=config, stylesheets=sheets)
-        anchors, bookmarks, slots, covers = {}, [], {}, []
-        for i, page in enumerate(document.pages):
-            height = page.height
-            for name, (x, y, _, _) in page.anchors.items():
-                if not name.startswith("pno-"):
-                    anchors.setdefault(name, [i, x * SCALE, (height - y) * SCALE])
-            for level, label, (x, y), state in page.bookmarks:
-                bookmarks.append([level, label, i, x * SCALE, (height - y) * SCALE])
-            # links leave the part as "xref:" URIs; pdfjoin turns them into named destinations
-            page.links[:] = [("external", "xref:" + target, rect, box) if kind == "internal"
-                             else (kind, target, rect, box) for kind, target, rect, box in page.links]
-            _slot_geometry(i, page._page_box, slots)
-            covers.append(page._page_box.margin_top == 0 and page._page_box.margin_left == 0)
-        write_atomic(Path(job["pdf"]), lambda tmp: document.write_pdf(tmp))
-    finally:
-        logger.removeHandler(handler)
-    return {"pages": len(document.pages), "anchors": anchors, "bookmarks": bookmarks, "slots": slots,
-            "cover": covers, "fonts": dict(_FONT_USE), "errors": handler.messages,
-            "refused": fetcher.refused[refused_before:]}
-
-
 # -- parent side
 
 
@@ -603,12 +426,40 @@ class _PartCache:
                 p.unlink(missing_ok=True)
 
 
+def start_pool() -> ProcessPoolExecutor:
+    """The layout workers: forked, deaf to Ctrl-C, killed with their parent, and warmed up as they
+    start (WeasyPrint imported and its fonts loaded there, never in the parent)."""
+    pool = ProcessPoolExecutor(max_workers=max(1, min(workers.cpu_count(), 8)),
+                               mp_context=multiprocessing.get_context("fork"), initializer=_worker_start)
+    pool.submit(int)  # a forked pool starts all its workers at the first job
+    return pool
+
+
+def _worker_start() -> None:
+    workers._worker_setup()
+    from . import pdflayout
+    try:
+        pdflayout.warm_up()
+    except Exception:  # a real job will meet the problem and report it
+        pass
+
+
+def _layout_part(job: dict) -> dict:
+    from . import pdflayout
+    return pdflayout.layout_part(job)
+
+
+def _font_subset(font_file: str, index: int, gids: list[int], target: str) -> bytes:
+    from . import pdflayout
+    return pdflayout.font_subset(Path(font_file), index, set(gids), Path(target))
+
+
 class _Layout:
     """Runs part layouts in a pool of worker processes (one per core, at most two jobs at once per core)."""
 
-    def __init__(self, cache: _PartCache, roots: list[Path], fonts: Path, quiet: bool):
+    def __init__(self, cache: _PartCache, roots: list[Path], fonts: Path, quiet: bool, pool=None):
         self.cache, self.roots, self.fonts, self.quiet = cache, [str(r) for r in roots], fonts, quiet
-        self.pool = None
+        self.pool = pool
         self.laid_out = 0
         self.errors: list[str] = []
 
@@ -626,10 +477,7 @@ class _Layout:
         if not todo:
             return results
         if self.pool is None:
-            # forked (workers inherit WeasyPrint's imports), deaf to Ctrl-C and killed with their parent
-            self.pool = ProcessPoolExecutor(max_workers=max(1, min(workers.cpu_count(), 8)),
-                                            mp_context=multiprocessing.get_context("fork"),
-                                            initializer=workers._worker_setup)
+            self.pool = start_pool()
         # longest first, so that the pool ends together; the contents (short HTML, slow: hundreds of
         # leaders and titles) first of all
         todo.sort(key=lambda item: (item[1] != FRONT_LABEL, -len(item[2]["html"])))
@@ -659,6 +507,29 @@ class _Layout:
                 print(f"    pdf: laid out {label}: {meta['pages']} pages ({self.laid_out} pages laid out so far)",
                       file=sys.stderr, flush=True)
 
+    def subsets(self, folder: Path, fonts: dict[str, tuple[int, set[int]]]) -> dict[str, bytes]:
+        """One subset of each font file (``folder/<digest>``) with the glyphs the parts use; cached
+        on disk by the glyph set, made by a worker when new."""
+        found: dict[str, bytes] = {}
+        todo = {}
+        for digest, (index, gids) in fonts.items():
+            key = hashlib.sha256(",".join(map(str, sorted(gids))).encode()).hexdigest()[:16]
+            path = folder / f"{digest}.{key}.subset"
+            if path.is_file():
+                found[digest] = path.read_bytes()
+            else:
+                todo[digest] = (path, index, gids)
+        if todo:
+            self.pool = self.pool or start_pool()
+            futures = {digest: self.pool.submit(_font_subset, str(folder / digest), index, sorted(gids), str(path))
+                       for digest, (path, index, gids) in todo.items()}
+            for digest, future in futures.items():
+                found[digest] = future.result(timeout=WORKER_TIMEOUT)
+                for old in folder.glob(f"{digest}.*.subset"):
+                    if old != todo[digest][0]:
+                        old.unlink(missing_ok=True)
+        return found
+
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown()
@@ -687,21 +558,30 @@ def _located(message: str, where: dict[str, SourceLocation]) -> Diagnostic:
     return Diagnostic(SourceLocation(template(STYLESHEET), 1), "warning", f"PDF: {message}")
 
 
-_BEGUN: dict[Path, mathsvg.Renderer] = {}
+_BEGUN: dict[Path, tuple] = {}
 
 
 def begin(doc: Document, out: Path) -> None:
-    """Start what the guide needs of the content alone, MathJax for new formulas, while the build
-    checks and draws (Node runs on its own; emit collects it)."""
+    """Start what the guide needs of the content alone while the build checks and draws: MathJax
+    for new formulas (Node, on its own) and the layout workers (importing WeasyPrint, loading fonts)."""
     svg = mathsvg.Renderer(out / ".cache" / "mathsvg.json")
     if svg.available() is None:
         svg.start(formulas_of(doc))
-        _BEGUN[out.resolve()] = svg
+    _BEGUN[out.resolve()] = (svg, start_pool())
+    atexit.register(_abandon, out.resolve())
+
+
+def _abandon(out: Path) -> None:
+    """A build that stopped before the PDF (an error, Ctrl-C) stops the workers it started."""
+    begun = _BEGUN.pop(out, None)
+    if begun is not None:
+        workers._stop(begun[1])
 
 
 def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
     quiet = ctx.quiet
-    svg = _BEGUN.pop(out.resolve(), None) or mathsvg.Renderer(out / ".cache" / "mathsvg.json")
+    svg, pool = _BEGUN.pop(out.resolve(), (None, None))
+    svg = svg or mathsvg.Renderer(out / ".cache" / "mathsvg.json")
     why_not = svg.available()
     if why_not is None:
         svg.prepare(formulas_of(doc))
@@ -709,8 +589,10 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
         print(f"warning: formulas typeset with KaTeX HTML (slower to lay out): {why_not}", file=sys.stderr)
         svg = None
     katex = Katex(mathrender.cache_for(out / ".cache" / "katex-pdf.json"))
-    data, diags = view(doc, ctx, build_date(), svg, katex)
+    code = highlight.Highlighter(out / ".cache" / "highlight-pdf.json")
+    data, diags = view(doc, ctx, build_date(), svg, katex, code.code)
     katex.save()
+    code.save()
     parts = [_PartJob("front", FRONT_LABEL)]
     parts += [_PartJob(ch.anchor, f"chapter {ch.number} {ch.title}") for ch in data["chapters"]]
     if data["index"]:
@@ -730,7 +612,7 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
     # KaTeX's rules (some hundreds of selectors, matched against every element) only where KaTeX
     # HTML is printed; its fonts everywhere (the MathJax SVGs' glyphs are text in them)
     lean = ["".join(_FONT_FACE_RE.findall(sheets[0]))] + sheets[1:]
-    layout = _Layout(_PartCache(cache_dir / "parts"), allowed_roots(doc, out), cache_dir / "fonts", quiet)
+    layout = _Layout(_PartCache(cache_dir / "parts"), allowed_roots(doc, out), cache_dir / "fonts", quiet, pool)
     try:
         for _ in range(3):  # a page count that gains or loses a digit needs another layout
             digits = len(str(total))
@@ -761,6 +643,14 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
         overlay_keys = [layout.cache.key(text, overlay_sheets, base) for text in overlay_html]
         overlays = layout.run([(key, f"page numbers of {part.label}", text, overlay_sheets, base)
                                for key, part, text in zip(overlay_keys, parts, overlay_html)], verbose=False)
+        fonts: dict[str, tuple[int, set[int]]] = {}
+        font_of: dict[str, str] = {}
+        for key in keys + overlay_keys:
+            meta = metas.get(key) or overlays[key]
+            for fhash, (digest, index, gids) in meta["fonts"].items():
+                font_of[fhash] = digest
+                fonts.setdefault(digest, (index, set()))[1].update(gids)
+        subsets = layout.subsets(cache_dir / "fonts", fonts)
     finally:
         layout.close()
 
@@ -769,15 +659,6 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
     for name in sorted(missing):
         diags.append(Diagnostic(link_at.get(name, SourceLocation(doc.root, 1)), "warning",
                                 f"PDF: link to #{name}, which is not in the guide"))
-    fonts: dict[str, tuple[int, set[int]]] = {}
-    font_of: dict[str, str] = {}
-    for key in keys + overlay_keys:
-        meta = metas.get(key) or overlays[key]
-        for fhash, (digest, index, gids) in meta["fonts"].items():
-            font_of[fhash] = digest
-            fonts.setdefault(digest, (index, set()))[1].update(gids)
-    subsets = {digest: _font_subset(cache_dir / "fonts", digest, index, gids)
-               for digest, (index, gids) in fonts.items()}
 
     from . import pdfjoin
     target = out / f"{ctx.output_name}.pdf"
@@ -796,33 +677,3 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
     return Emitted((target,), tuple(diags), summary=f"{total} pages")
 
 
-def _font_subset(folder: Path, digest: str, index: int, gids: set[int]) -> bytes:
-    """One subset of a font file for the whole guide, glyph ids kept (the parts' text refers to them)."""
-    key = hashlib.sha256(",".join(map(str, sorted(gids))).encode()).hexdigest()[:16]
-    path = folder / f"{digest}.{key}.subset"
-    if path.is_file():
-        return path.read_bytes()
-    from types import SimpleNamespace
-
-    from weasyprint.pdf.fonts import Font
-    from weasyprint.text.ffi import ffi, harfbuzz
-    global _HB_DECLARED
-    if not _HB_DECLARED:
-        ffi.cdef("hb_blob_t * hb_blob_create (const char *data, unsigned int length, int mode, "
-                 "void *user_data, void *destroy); hb_face_t * hb_face_create (hb_blob_t *blob, unsigned int index);")
-        _HB_DECLARED = True
-    data = (folder / digest).read_bytes()
-    buffer = ffi.from_buffer(data)
-    blob = ffi.gc(harfbuzz.hb_blob_create(buffer, len(data), 1, ffi.NULL, ffi.NULL), harfbuzz.hb_blob_destroy)
-    face = ffi.gc(harfbuzz.hb_face_create(blob, index), harfbuzz.hb_face_destroy)
-    shim = SimpleNamespace(hb_face=face, missing={}, file_content=data, family=digest)
-    Font._harfbuzz_subset(shim, dict.fromkeys(sorted(gids | {0})), False)
-    result = shim.file_content
-    write_atomic(path, lambda tmp: tmp.write_bytes(result))
-    for old in folder.glob(f"{digest}.*.subset"):
-        if old != path:
-            old.unlink(missing_ok=True)
-    return result
-
-
-_HB_DECLARED = False

@@ -1,0 +1,225 @@
+"""The PDF guide's parts laid out by WeasyPrint, in worker processes (the only module that imports weasyprint).
+
+:mod:`.pdf` builds each part's HTML and hands it here as a job; :func:`layout_part` lays it out,
+writes its PDF with stub fonts and returns what the join and the overlays need (anchors,
+bookmarks, the places of the page-number slots, the glyphs used of each font). WeasyPrint reads
+files only through :class:`LocalFetcher`, which refuses the network and any file outside the
+content folder, the drawn figures, the fonts and the templates.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import URLFetcher
+
+from ..context import write_atomic
+from ..resources import TEMPLATES_DIR
+
+SCALE = 0.75  # CSS px → PDF points
+
+
+class LocalFetcher(URLFetcher):
+    """A URL fetcher that reads ``data:`` URIs and files under an allow-list of folders.
+
+    Everything else (http, https, ftp, files elsewhere, symlinks leading out) is refused
+    with a ValueError, which WeasyPrint turns into a logged error and a missing resource.
+    """
+
+    def __init__(self, roots: list[Path]):
+        super().__init__(allowed_protocols={"file", "data"}, allow_redirects=False, timeout=1)
+        self.roots = tuple(r.resolve() for r in roots)
+        self.refused: list[str] = []
+
+    def allows(self, url: str) -> bool:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme == "data":
+            return True
+        if scheme != "file" or parts.netloc not in ("", "localhost"):
+            return False
+        path = Path(url2pathname(unquote(parts.path))).resolve()
+        return any(path.is_relative_to(root) for root in self.roots)
+
+    def fetch(self, url, headers=None):
+        if not self.allows(url):
+            self.refused.append(url)
+            raise ValueError(f"refused to fetch {url}: only files in the content folder and the build's assets")
+        return super().fetch(url, headers)
+
+
+class _WeasyLog(logging.Handler):
+    """WeasyPrint's errors (unreachable resources) during one render."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def write_pdf(html_text: str, target: Path, base: Path, fetcher: LocalFetcher,
+              stylesheets: list[str]) -> tuple[int, list[str]]:
+    """Lay out and write one whole document; returns the page count and WeasyPrint's error messages."""
+    fonts = FontConfiguration()
+    sheets = [CSS(string=s, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=fetcher,
+                  font_config=fonts) for s in stylesheets]
+    handler = _WeasyLog()
+    logger = logging.getLogger("weasyprint")
+    logger.addHandler(handler)
+    try:
+        document = HTML(string=html_text, base_url=base.resolve().as_uri() + "/", url_fetcher=fetcher).render(
+            font_config=fonts, stylesheets=sheets)
+        document.write_pdf(target)
+    finally:
+        logger.removeHandler(handler)
+    return len(document.pages), handler.messages
+
+
+_FONT_USE: dict[str, list] = {}
+
+
+def _font_id(data: bytes, index: int) -> str:
+    """A cheap identity for a font file: its size, index and both ends (fonts are tens of MB)."""
+    h = hashlib.sha256(f"{len(data)}:{index}:".encode())
+    h.update(data[:1 << 20])
+    h.update(data[-(1 << 20):])
+    return h.hexdigest()[:32]
+
+
+def _patch_font_embedding(fonts_dir: Path) -> None:
+    """Embed a stub instead of a subset per part: pdfjoin embeds one subset of each font for the
+    whole guide. Records which glyphs each font of this part uses, and keeps the font file."""
+    from weasyprint.pdf import fonts as wfonts
+
+    def clean(font, to_unicode, hinting):
+        digest = _font_id(font.file_content, font.index)
+        path = fonts_dir / digest
+        if not path.exists():
+            write_atomic(path, lambda tmp: tmp.write_bytes(font.file_content))
+        _FONT_USE[font.hash] = [digest, font.index, sorted(int(g) for g in to_unicode)]
+        # the tag of a subset (a face of a collection comes out as a single font)
+        font.file_content = b"OTTO" if "CFF " in font.tables else b"\0\1\0\0"
+
+    wfonts.Font.clean = clean
+
+
+def _box_text(box):
+    from weasyprint.formatting_structure import boxes
+    if isinstance(box, boxes.TextBox):
+        return box
+    for child in getattr(box, "children", ()):
+        found = _box_text(child)
+        if found is not None:
+            return found
+    return None
+
+
+def _slot_geometry(page_index: int, page_box, out: dict) -> None:
+    from weasyprint.formatting_structure import boxes
+    origin_x, origin_y = page_box.content_box_x(), page_box.content_box_y()
+    for box in page_box.descendants():
+        if not isinstance(box, boxes.InlineBox) or box.element_tag != "span":
+            continue
+        sid = box.element.get("id", "")
+        if not sid.startswith("pno-") or sid in out:
+            continue
+        text = _box_text(box)
+        if text is None:
+            continue
+        style = text.style
+        r, g, b, a = style["color"]
+        out[sid] = {"page": page_index, "left": text.position_x - origin_x, "top": text.position_y - origin_y,
+                    "width": text.width, "height": text.height, "family": list(style["font_family"]), "size": style["font_size"],
+                    "weight": style["font_weight"],
+                    "color": f"rgba({round(r * 255)}, {round(g * 255)}, {round(b * 255)}, {a:g})"}
+
+
+_STYLES: dict[tuple, tuple] = {}
+
+
+def _styles(roots: tuple[str, ...], sheets: tuple[str, ...]) -> tuple[LocalFetcher, FontConfiguration, list[CSS]]:
+    """The parsed stylesheets and their fonts, once per worker process for every part that uses them
+    (parsing them and loading the fonts again cost about 0.1 s a part)."""
+    key = (roots, sheets)
+    if key not in _STYLES:
+        fetcher = LocalFetcher([Path(r) for r in roots])
+        config = FontConfiguration()
+        parsed = [CSS(string=s, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=fetcher, font_config=config)
+                  for s in sheets]
+        if len(_STYLES) >= 4:  # parts and overlays use two sets; a worker lives for one build
+            _STYLES.clear()
+        _STYLES[key] = (fetcher, config, parsed)
+    return _STYLES[key]
+
+
+def layout_part(job: dict) -> dict:
+    """Lay out one part and write its PDF; returns what the join and the overlay need."""
+    fonts_dir = Path(job["fonts"])
+    _patch_font_embedding(fonts_dir)
+    _FONT_USE.clear()
+    fetcher, config, sheets = _styles(tuple(job["roots"]), tuple(job["sheets"]))
+    refused_before = len(fetcher.refused)
+    handler = _WeasyLog()
+    logger = logging.getLogger("weasyprint")
+    logger.addHandler(handler)
+    try:
+        document = HTML(string=job["html"], base_url=job["base"], url_fetcher=fetcher).render(
+            font_config=config, stylesheets=sheets)
+        anchors, bookmarks, slots, covers = {}, [], {}, []
+        for i, page in enumerate(document.pages):
+            height = page.height
+            for name, (x, y, _, _) in page.anchors.items():
+                if not name.startswith("pno-"):
+                    anchors.setdefault(name, [i, x * SCALE, (height - y) * SCALE])
+            for level, label, (x, y), state in page.bookmarks:
+                bookmarks.append([level, label, i, x * SCALE, (height - y) * SCALE])
+            # links leave the part as "xref:" URIs; pdfjoin turns them into named destinations
+            page.links[:] = [("external", "xref:" + target, rect, box) if kind == "internal"
+                             else (kind, target, rect, box) for kind, target, rect, box in page.links]
+            _slot_geometry(i, page._page_box, slots)
+            covers.append(page._page_box.margin_top == 0 and page._page_box.margin_left == 0)
+        write_atomic(Path(job["pdf"]), lambda tmp: document.write_pdf(tmp))
+    finally:
+        logger.removeHandler(handler)
+    return {"pages": len(document.pages), "anchors": anchors, "bookmarks": bookmarks, "slots": slots,
+            "cover": covers, "fonts": dict(_FONT_USE), "errors": handler.messages,
+            "refused": fetcher.refused[refused_before:]}
+
+
+def font_subset(font_file: Path, index: int, gids: set[int], target: Path) -> bytes:
+    """One subset of a font file for the whole guide, glyph ids kept (the parts' text refers to
+    them), written to ``target``."""
+    from types import SimpleNamespace
+
+    from weasyprint.pdf.fonts import Font
+    from weasyprint.text.ffi import ffi, harfbuzz
+    global _HB_DECLARED
+    if not _HB_DECLARED:
+        ffi.cdef("hb_blob_t * hb_blob_create (const char *data, unsigned int length, int mode, "
+                 "void *user_data, void *destroy); hb_face_t * hb_face_create (hb_blob_t *blob, unsigned int index);")
+        _HB_DECLARED = True
+    data = font_file.read_bytes()
+    buffer = ffi.from_buffer(data)
+    blob = ffi.gc(harfbuzz.hb_blob_create(buffer, len(data), 1, ffi.NULL, ffi.NULL), harfbuzz.hb_blob_destroy)
+    face = ffi.gc(harfbuzz.hb_face_create(blob, index), harfbuzz.hb_face_destroy)
+    shim = SimpleNamespace(hb_face=face, missing={}, file_content=data, family=font_file.name)
+    Font._harfbuzz_subset(shim, dict.fromkeys(sorted(gids | {0})), False)
+    result = shim.file_content
+    write_atomic(target, lambda tmp: tmp.write_bytes(result))
+    return result
+
+
+_HB_DECLARED = False
+
+
+def warm_up() -> None:
+    """Run in each worker as it starts, while the parent still parses and checks: WeasyPrint's
+    first layout loads fontconfig and the fonts, which every later part then finds ready."""
+    HTML(string="<p>预热 warm-up</p>").render()

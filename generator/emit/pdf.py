@@ -298,7 +298,7 @@ def figure_fonts() -> str:
 # "n / N" footer at the recorded places, and pdfjoin stitches the pages, overlays, outline, links
 # and one subset of each font into the PDF. An edit lays out its own chapter alone.
 
-PARTS_VERSION = "3"   # bump when the layout code changes what a cached part holds
+PARTS_VERSION = "4"   # bump when the layout code changes what a cached part holds
 FRONT_LABEL = "cover and contents"
 WORKER_TIMEOUT = 900  # seconds for one part, whatever the machine's load
 _FONT_FACE_RE = re.compile(r"@font-face\s*\{[^}]*\}")

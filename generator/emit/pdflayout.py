@@ -125,7 +125,8 @@ def _slot_geometry(page_index: int, page_box, out: dict) -> None:
     from weasyprint.formatting_structure import boxes
     origin_x, origin_y = page_box.content_box_x(), page_box.content_box_y()
     for box in page_box.descendants():
-        if not isinstance(box, boxes.InlineBox) or box.element_tag != "span":
+        box = getattr(box, "_box", box)  # a positioned box (the contents' numbers) sits in a placeholder
+        if box.element_tag != "span" or not isinstance(box, (boxes.InlineBox, boxes.BlockBox)):
             continue
         sid = box.element.get("id", "")
         if not sid.startswith("pno-") or sid in out:

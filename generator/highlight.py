@@ -21,6 +21,7 @@ def _lexer(lang: str):
         return get_lexer_by_name("text")
 
 
+@lru_cache(maxsize=4096)  # the watcher rebuilds the cheat sheet in-process on every save
 def block(code: str, lang: str) -> str:
     return highlight(code, _lexer(lang.lower()), _FORMATTER)
 

@@ -32,6 +32,26 @@ def project(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.fixture
+def col(tmp_path):
+    """An empty Anki collection from the ``anki`` package, for importing built decks into."""
+    from anki.collection import Collection
+    (tmp_path / "anki").mkdir()
+    c = Collection(str(tmp_path / "anki" / "collection.anki2"))
+    yield c
+    c.close()
+
+
+def import_apkg(col, apkg: Path):
+    """Import as Anki's import dialog does by default; returns the import log."""
+    from anki.collection import ImportAnkiPackageRequest
+    from anki.import_export_pb2 import ImportAnkiPackageOptions
+    req = ImportAnkiPackageRequest(package_path=str(apkg), options=ImportAnkiPackageOptions(
+        merge_notetypes=False, update_notes=0, update_notetypes=0, with_scheduling=False,
+        with_deck_configs=False))  # 0 = "if newer": the import dialog's default
+    return col.import_anki_package(req).log
+
+
 def run(*args: str) -> int:
     return main(list(args))
 

@@ -6,12 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from anki.collection import Collection, ImportAnkiPackageRequest  # noqa: I001 (import order matters)
+from anki.collection import Collection  # noqa: I001 (import order matters)
 from anki.cards import Card
-from anki.import_export_pb2 import ImportAnkiPackageOptions
 from anki.scheduler_pb2 import CardAnswer
 
-from conftest import run, write
+from conftest import import_apkg, run, write
 
 BASE = """
 # 激活函数
@@ -65,21 +64,6 @@ def _build(project: Path) -> Path:
     return apkg
 
 
-def _import(col: Collection, apkg: Path):
-    req = ImportAnkiPackageRequest(package_path=str(apkg), options=ImportAnkiPackageOptions(
-        merge_notetypes=False, update_notes=0, update_notetypes=0, with_scheduling=False,
-        with_deck_configs=False))  # 0 = "if newer": the import dialog's default
-    return col.import_anki_package(req).log
-
-
-@pytest.fixture
-def col(tmp_path):
-    (tmp_path / "anki").mkdir()
-    c = Collection(str(tmp_path / "anki" / "collection.anki2"))
-    yield c
-    c.close()
-
-
 def _notes(col: Collection) -> dict[str, object]:
     return {col.get_note(nid)["Id"]: col.get_note(nid) for nid in col.find_notes("")}
 
@@ -100,7 +84,7 @@ def _review_all(col: Collection) -> int:
 
 def test_every_note_imports_and_renders(project, col):
     _content(project)
-    log = _import(col, _build(project))
+    log = import_apkg(col, _build(project))
     assert len(log.new) == 3
     notes = _notes(col)
     assert set(notes) == {"act.why", "act.sigmoid-max", "act.code"}
@@ -131,7 +115,7 @@ def test_every_note_imports_and_renders(project, col):
 
 def test_rebuild_after_edits_keeps_review_history(project, col):
     _content(project)
-    _import(col, _build(project))
+    import_apkg(col, _build(project))
     before = {nid: col.get_note(nid)["Id"] for nid in col.find_notes("")}
     assert _review_all(col) >= 4
     sched = {c: (col.get_card(c).ivl, col.get_card(c).due, col.get_card(c).type) for c in col.find_cards("")}
@@ -144,7 +128,7 @@ def test_rebuild_after_edits_keeps_review_history(project, col):
     moved, rest = body.split("## Code and tables {#act.code}")
     write(project / "content", "01-act.md", moved)
     write(project / "content", "02-more.md", "# 更多\n\n## Code and tables {#act.code}" + rest)
-    log = _import(col, _build(project))
+    log = import_apkg(col, _build(project))
     assert len(log.new) == 0 and len(log.conflicting) == 0
     # act.why (answer and question edited) and act.code (moved: its Source changed) are newer;
     # the untouched cloze note is reported as "duplicate", i.e. skipped as not newer
@@ -162,21 +146,21 @@ def test_rebuild_after_edits_keeps_review_history(project, col):
 
 def test_moved_card_source_updates(project, col):
     _content(project)
-    _import(col, _build(project))
+    import_apkg(col, _build(project))
     assert _notes(col)["act.code"]["Source"] == "content/01-act.md:25"
     kept, moved = BASE.split("## Code and tables {#act.code}")
     write(project / "content", "01-act.md", kept)
     write(project / "content", "02-more.md", "# 激活函数\n\n## Code and tables {#act.code}" + moved)
-    log = _import(col, _build(project))
+    log = import_apkg(col, _build(project))
     assert [n.fields[-1] for n in log.updated] == ["act.code"]  # only the moved note is newer
     assert _notes(col)["act.code"]["Source"] == "content/02-more.md:7"
 
 
 def test_unchanged_notes_are_not_newer(project, col):
     _content(project)
-    _import(col, _build(project))
+    import_apkg(col, _build(project))
     assert run("build", "--only", "deck", "-q", "--force") == 0  # a new file, written from the same notes
-    log = _import(col, next((project / "build").glob("*.apkg")))
+    log = import_apkg(col, next((project / "build").glob("*.apkg")))
     assert len(log.updated) == 0 and len(log.new) == 0
     assert sorted(n.fields[-1] for n in log.duplicate) == sorted(_notes(col))
 
@@ -192,7 +176,7 @@ def test_same_sources_give_identical_notes(project, tmp_path):
     for i, apkg in enumerate((copy, second)):
         (tmp_path / f"c{i}").mkdir()
         c = Collection(str(tmp_path / f"c{i}" / "collection.anki2"))
-        _import(c, apkg)
+        import_apkg(c, apkg)
         rows.append(sorted(c.db.all("select guid, flds, mod, tags from notes")))
         c.close()
     assert rows[0] == rows[1]
@@ -217,7 +201,7 @@ def test_source_field_does_not_depend_on_where_the_build_ran(project, tmp_path, 
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     assert run("build", "--only", "deck", "-q", "--content", str(project / "content"), "--out", "out") == 0
-    _import(col, next((elsewhere / "out").glob("*.apkg")))
+    import_apkg(col, next((elsewhere / "out").glob("*.apkg")))
     assert _notes(col)["act.why"]["Source"] == "content/01-act.md:9"
 
 
@@ -253,7 +237,7 @@ $\\frac{1}{4}$ 是 {{c1::sigmoid 导数的最大值}}：
 
 def test_check_blocks_show_on_the_card_back(project, col):
     _content(project, CHECKED)
-    _import(col, _build(project))
+    import_apkg(col, _build(project))
     notes = _notes(col)
     basic = notes["reg.stationary"].cards()[0]
     front, back = basic.question(), basic.answer()
@@ -283,6 +267,6 @@ def test_note_guids_are_genankis(project, col):
     for note_id in ["act.why", "a", "x" * 300, "中文-id", "0", "cnn.output-size", *map(str, range(2000))]:
         assert guid(note_id) == genanki.guid_for(NAMESPACE, note_id)
     _content(project)
-    _import(col, _build(project))
+    import_apkg(col, _build(project))
     stored = {i: note.guid for i, note in _notes(col).items()}
     assert len(stored) == 3 and all(g == genanki.guid_for(NAMESPACE, i) for i, g in stored.items())

@@ -455,11 +455,8 @@ def test_latex_is_never_evaluated_as_python():
 # ---------------------------------------------------------------- end to end: the figure in a real Anki import
 
 
-def test_figure_is_embedded_in_the_imported_card(project, tmp_path, recwarn):
-    from anki.collection import Collection, ImportAnkiPackageRequest
-    from anki.import_export_pb2 import ImportAnkiPackageOptions
-
-    from conftest import run
+def test_figure_is_embedded_in_the_imported_card(project, col, recwarn):
+    from conftest import import_apkg, run
 
     write(project / "content", "01.md", "# 激活\n\n## sigmoid 长什么样？ {#act.shape}\n\n两端饱和。\n\n```plot\n"
           + KINDS["function"].lstrip() + "```\n\n## 残差块 {#arch.res}\n\n```plot\n"
@@ -467,20 +464,15 @@ def test_figure_is_embedded_in_the_imported_card(project, tmp_path, recwarn):
     assert run("build", "--only", "deck", "-q") == 0
     assert not [str(w.message) for w in recwarn if "invalid HTML" in str(w.message)]  # alt text is one line
     [apkg] = (project / "build").glob("*.apkg")
-    (tmp_path / "anki").mkdir()
-    col = Collection(str(tmp_path / "anki" / "collection.anki2"))
-    try:
-        col.import_anki_package(ImportAnkiPackageRequest(package_path=str(apkg), options=ImportAnkiPackageOptions()))
-        notes = {col.get_note(n)["Id"]: col.get_note(n) for n in col.find_notes("")}
-        assert set(notes) == {"act.shape", "arch.res"}
-        back = notes["act.shape"]["Back"]
-        [src] = re.findall(r'<img src="([^"]+\.png)" alt="([^"]+)"', back)[0][:1]
-        assert 'class="caption">两端饱和区梯度趋近于 0<' in back
-        media = Path(col.media.dir()) / src
-        assert media.is_file() and media.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert any(src in col.get_card(c).answer() for c in col.find_cards(""))
-    finally:
-        col.close()
+    import_apkg(col, apkg)
+    notes = {col.get_note(n)["Id"]: col.get_note(n) for n in col.find_notes("")}
+    assert set(notes) == {"act.shape", "arch.res"}
+    back = notes["act.shape"]["Back"]
+    [src] = re.findall(r'<img src="([^"]+\.png)" alt="([^"]+)"', back)[0][:1]
+    assert 'class="caption">两端饱和区梯度趋近于 0<' in back
+    media = Path(col.media.dir()) / src
+    assert media.is_file() and media.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert any(src in col.get_card(c).answer() for c in col.find_cards(""))
 
 
 def test_bent_edge_label_sits_on_its_arc_inside_the_drawing():

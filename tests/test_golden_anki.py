@@ -9,22 +9,17 @@ import os
 import shutil
 from pathlib import Path
 
-from anki.collection import Collection, ImportAnkiPackageRequest  # noqa: I001
-from anki.import_export_pb2 import ImportAnkiPackageOptions
-
-from conftest import golden, run
+from conftest import golden, import_apkg, run
 
 GOLDEN = Path(__file__).parent / "golden" / "anki"
 
 
-def test_golden_deck(tmp_path, monkeypatch):
+def test_golden_deck(tmp_path, monkeypatch, col):
     shutil.copytree(GOLDEN / "content", tmp_path / "content")
     monkeypatch.chdir(tmp_path)
     assert run("build", "--only", "deck", "-q") == 0
     (apkg,) = (tmp_path / "build").glob("*.apkg")
-    (tmp_path / "col").mkdir()
-    col = Collection(str(tmp_path / "col" / "collection.anki2"))
-    col.import_anki_package(ImportAnkiPackageRequest(package_path=str(apkg), options=ImportAnkiPackageOptions()))
+    import_apkg(col, apkg)
     notes = []
     for nid in col.find_notes(""):
         note = col.get_note(nid)
@@ -33,7 +28,6 @@ def test_golden_deck(tmp_path, monkeypatch):
                       "deck": col.decks.name(cards[0].did), "tags": sorted(note.tags),
                       "fields": dict(note.items()), "cards": len(cards)})
     media = sorted(os.listdir(col.media.dir()))
-    col.close()
     got = json.dumps({"notes": sorted(notes, key=lambda n: n["fields"]["Id"]), "media": media},
                      ensure_ascii=False, indent=1) + "\n"
     assert got == golden(GOLDEN / "expected.json", got).read_text(encoding="utf-8")

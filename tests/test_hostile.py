@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run, write
+from conftest import import_apkg, run, write
 
 HOSTILE = Path(__file__).parent / "hostile"
 CASES = sorted(p.name for p in HOSTILE.iterdir() if (p / "expected.txt").is_file())
@@ -109,22 +109,6 @@ def inert_html_problems(html: str, ids: tuple[str, ...] = (), rendered: bool = F
     return problems
 
 
-@pytest.fixture
-def col(tmp_path):
-    from anki.collection import Collection
-    (tmp_path / "anki").mkdir()
-    c = Collection(str(tmp_path / "anki" / "collection.anki2"))
-    yield c
-    c.close()
-
-
-def import_deck(col, apkg: Path) -> None:
-    from anki.collection import ImportAnkiPackageRequest
-    from anki.import_export_pb2 import ImportAnkiPackageOptions
-    col.import_anki_package(ImportAnkiPackageRequest(package_path=str(apkg), options=ImportAnkiPackageOptions(
-        merge_notetypes=False, update_notes=0, update_notetypes=0, with_scheduling=False, with_deck_configs=False)))
-
-
 PAGE_AUDIT = """() => {
   const out = {handlers: [], js: [], ids: [], styles: [], dead: []};
   for (const el of document.querySelectorAll('*')) {
@@ -169,7 +153,7 @@ def test_built_outputs_are_inert_in_anki_and_chromium(project, capsys, col, brow
     code, err = build(project, capsys)
     assert code == 0, err
     [apkg] = (project / "build").glob("*.apkg")
-    import_deck(col, apkg)
+    import_apkg(col, apkg)
     note_ids = set()
     for nid in col.find_notes(""):
         note = col.get_note(nid)
@@ -189,7 +173,7 @@ def test_forged_placeholders_never_become_markup(project, capsys, col):
     shutil.rmtree(project / "content")
     shutil.copytree(HOSTILE / "forged-placeholder" / "content", project / "content")
     assert build(project, capsys)[0] == 0
-    import_deck(col, next((project / "build").glob("*.apkg")))
+    import_apkg(col, next((project / "build").glob("*.apkg")))
     [nid] = col.find_notes("")
     back = col.get_note(nid)["Back"]
     # the formula's quotes stay inside the MathJax text, and the forged markers are plain text
@@ -274,7 +258,7 @@ def test_plain_images_ship_and_oversized_ones_are_refused(project, capsys, col):
           "![plot](img/plot.svg)\n", deck="Hostile")
     code, err = build(project, capsys)
     assert code == 0, err
-    import_deck(col, next((project / "build").glob("*.apkg")))
+    import_apkg(col, next((project / "build").glob("*.apkg")))
     media = sorted(p.suffix for p in Path(col.media.dir()).iterdir())
     assert media == [".png", ".svg", ".svg"]
     page = (project / "build" / "Hostile.html").read_text(encoding="utf-8")

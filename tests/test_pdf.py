@@ -271,3 +271,14 @@ def test_weasyprint_runs_in_the_layout_workers_only(project):
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     assert proc.stdout.split() == ["0", "False"], proc.stderr[-2000:]
     assert len(PdfReader(next((project / "build").glob("*.pdf"))).pages) >= 3
+
+
+def test_slots_are_as_wide_as_the_largest_page_number():
+    """A part's layout must not depend on the numbers other parts give it: every slot holds as many
+    zeros as the guide's page count has digits, and keeps the alignment the template asks for."""
+    text = ('<span class="pno" data-target="a.q"></span> <span class="pno" data-target="b&amp;c" '
+            'data-align="right"></span><span class="pno" data-target="idx" data-align="left"></span>')
+    filled, slots = pdf.fill_slots(text, 3)
+    assert filled.count(">000</span>") == 3 and 'id="pno-3"' in filled
+    assert slots == [("a.q", "center"), ("b&c", "right"), ("idx", "left")]
+    assert pdf.fill_slots(text, 2)[1] == slots  # the digit count alone changes the layout's input

@@ -478,8 +478,8 @@ class _Layout:
             return results
         if self.pool is None:
             self.pool = start_pool()
-        # longest first, so that the pool ends together; the contents (short HTML, slow: hundreds of
-        # leaders and titles) first of all
+        # longest first, so that the pool ends together; the contents first of all (short HTML for
+        # its cost: hundreds of entries, each a title and a positioned page number)
         todo.sort(key=lambda item: (item[1] != FRONT_LABEL, -len(item[2]["html"])))
         futures = {self.pool.submit(_layout_part, job): (key, label) for key, label, job in todo}
         try:
@@ -621,8 +621,9 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
             keys = [layout.cache.key(text, ss, base) for (text, _), ss in zip(filled, part_sheets)]
             metas = layout.run([(key, part.label, text, ss, base)
                                 for key, part, (text, _), ss in zip(keys, parts, filled, part_sheets)])
-            pages, first = {}, 1
+            pages, firsts, first = {}, [], 1  # anchor → page; each part's first page
             for key in keys:
+                firsts.append(first)
                 meta = metas[key]
                 for name, (page, _, _) in meta["anchors"].items():
                     pages.setdefault(name, first + page)
@@ -633,10 +634,6 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
         used = {target for _, slots in filled for target, _ in slots}
         missing = used - set(pages)
         # overlays: numbers and footers, once the numbers are known
-        firsts, page = [], 1
-        for key in keys:
-            firsts.append(page)
-            page += metas[key]["pages"]
         overlay_sheets = page_stylesheets(ctx.paper) + [_overlay_css()]
         overlay_html = [_overlay_html(metas[key], first_page, total, pages, slots)
                         for key, first_page, (_, slots) in zip(keys, firsts, filled)]

@@ -8,6 +8,7 @@ figure's hash so that several inline SVGs on one page do not clash.
 """
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.artist import Artist  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ..resources import template  # noqa: E402
@@ -29,6 +31,36 @@ TEXT_FONTS = frozenset({"Noto Sans CJK SC", "DejaVu Sans"})
 generator/emit/pdf.py). A figure whose text needs another font (mathtext's cmsy10 or STIX
 symbols) keeps its text as paths."""
 _FAMILY_RE = re.compile(r"font(?:-family)?: ([^;\"]+)")  # a shorthand "font: 10px X" fails the check: paths
+
+
+def _share_typeset_math() -> None:
+    """Typeset each piece of math once per process, not once per file drawn.
+
+    matplotlib remembers typeset math per parser object, and every renderer (one per file saved) makes
+    a parser of its own, so every figure typeset its tick labels and math labels again (``$x_1$``,
+    ``$10^{2}$``, 256 distinct strings in 1,490 parses for the shipped content): about a quarter of
+    drawing a figure. One bounded memo for the process instead, keyed like matplotlib's own plus the
+    parser's output type. A matplotlib whose private method looks different is left alone."""
+    from matplotlib.mathtext import MathTextParser
+
+    parse = getattr(MathTextParser._parse_cached, "__wrapped__", None)
+    if parse is None or list(inspect.signature(parse).parameters) != [
+            "self", "s", "dpi", "prop", "antialiased", "load_glyph_flags"]:
+        return
+    memo: dict = {}
+
+    def shared(self, s, dpi, prop, antialiased, load_glyph_flags):
+        key = (self._output_type, s, dpi, prop, antialiased, load_glyph_flags)
+        found = memo.get(key)
+        if found is None:
+            if len(memo) >= 4096:
+                memo.clear()
+            found = memo[key] = parse(self, s, dpi, prop, antialiased, load_glyph_flags)
+        return found
+    MathTextParser._parse_cached = shared
+
+
+_share_typeset_math()
 
 
 class LabelError(ValueError):
@@ -71,36 +103,76 @@ def render(spec: dict, prefix: str, svg: Path | None, png: Path | None, text_svg
         spec = prepare_labels(spec)
         fig = KINDS[spec["kind"]].draw(spec, Pen())
         try:
-            # one layout pass for the tight box, shared by both formats (savefig would redo it per file)
-            bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
-            if svg is not None:
-                _save_svg(fig, svg, prefix, bbox)
             if text_svg is not None:
-                _save_text_svg(fig, text_svg, prefix, bbox)
-            if png is not None:
+                _save_text_svg(fig, text_svg, prefix)
+            if svg is not None:
+                _write_svg(_svg_text(fig), svg, prefix)
+            if png is not None:  # cropped as an Agg canvas measures it, whatever else was drawn
+                bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
                 fig.savefig(png, format="png", dpi=PNG_DPI, bbox_inches=bbox, metadata={"Software": None})
         finally:
             plt.close(fig)
 
 
-def _save_text_svg(fig, path: Path, prefix: str, bbox) -> None:
+def _save_text_svg(fig, path: Path, prefix: str) -> None:
     with plt.rc_context({"svg.fonttype": "none"}):
-        text = _svg_text(fig, bbox)
+        text = _svg_text(fig)
     families = {f.strip().strip("'\"") for m in _FAMILY_RE.findall(text) for f in m.split(",")}
     if not families <= TEXT_FONTS:
-        text = _svg_text(fig, bbox)  # text as paths
+        text = _svg_text(fig)  # text as paths
     _write_svg(text, path, prefix)
 
 
-def _svg_text(fig, bbox) -> str:
+MARGIN = 4.0
+"""Inches of canvas drawn around an SVG figure: what sticks out of the figure (a legend below the axes,
+a long label) stays on the canvas, where the SVG backend does not cut lines off, and in the view box."""
+
+
+class _TightBox(Artist):
+    """Drawn last, it measures the figure's tight box with the renderer that has just laid out every
+    text and typeset its math: ``bbox_inches="tight"`` would lay it all out in a pass of its own first."""
+
+    def __init__(self):
+        super().__init__()
+        self.set_in_layout(False)
+        self.set_zorder(float("inf"))
+        self.bbox = None
+
+    def draw(self, renderer):
+        self.bbox = self.figure.get_tightbbox(renderer).padded(plt.rcParams["savefig.pad_inches"])
+
+
+def _svg_text(fig) -> str:
+    """The figure as SVG, cropped to its tight box: drawn once, on a canvas MARGIN inches larger on
+    every side, while a :class:`_TightBox` measures; the view box then shows just the tight box."""
     import io
+
+    from matplotlib.transforms import Bbox
+
+    for ax in fig.axes:  # the canvas pins the axes where they are: settle their aspect first, as a draw would
+        if ax.get_axes_locator() is None:
+            ax.apply_aspect()
+    width, height = fig.get_size_inches()
+    meter = _TightBox()
+    fig.add_artist(meter)
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches=bbox, metadata={"Date": None, "Creator": None})
-    return buf.getvalue()
+    try:
+        fig.savefig(buf, format="svg", bbox_inches=Bbox.from_extents(-MARGIN, -MARGIN, width + MARGIN, height + MARGIN),
+                    metadata={"Date": None, "Creator": None})
+    finally:
+        meter.remove()
+    box = meter.bbox  # inches from the canvas's bottom left; SVG units are points from its top left
+    x0, y0, w, h = (v * 72 for v in (box.x0, height + 2 * MARGIN - box.y1, box.width, box.height))
+    size = f'width="{_num(w)}pt" height="{_num(h)}pt" viewBox="{_num(x0)} {_num(y0)} {_num(w)} {_num(h)}"'
+    text, found = re.subn(r'width="[^"]*pt" height="[^"]*pt" viewBox="[^"]*"', size, buf.getvalue(), count=1)
+    if not found:
+        raise ValueError("matplotlib wrote an SVG without the expected size attributes")
+    return text
 
 
-def _save_svg(fig, path: Path, prefix: str, bbox) -> None:
-    _write_svg(_svg_text(fig, bbox), path, prefix)
+def _num(v: float) -> str:
+    text = f"{v:.6f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
 def _write_svg(text: str, path: Path, prefix: str) -> None:

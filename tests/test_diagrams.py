@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from generator import diagrams
-from generator.diagrams import compute
+from generator.diagrams import compute, kinds
 from generator.diagrams.expr import ExprError, gradient, parse
 from generator.latex import LatexError, to_sympy
 from generator.location import Diagnostics, SourceLocation
@@ -179,7 +179,7 @@ def test_caption_from_caption_or_title(drawn):
     assert figures["function"].caption == "两端饱和区梯度趋近于 0"
     assert figures["heatmap"].caption == "因果掩码"
     assert "σ(x)" in figures["function"].alt
-    assert all("\n" not in f.alt and len(f.alt) <= diagrams.kinds.ALT_MAX for f in figures.values())
+    assert all("\n" not in f.alt and len(f.alt) <= kinds.ALT_MAX for f in figures.values())
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -252,6 +252,38 @@ def test_parallel_drawing_matches_serial(tmp_path, monkeypatch):
     for name in specs:
         assert (tmp_path / "par" / f"{name}.png").read_bytes() == (tmp_path / "ser" / f"{name}.png").read_bytes()
         assert not (tmp_path / "par" / f"{name}.svg").exists()
+
+
+def test_checking_in_workers_reports_what_one_process_would(tmp_path, monkeypatch):
+    """Blocks are checked and drawn in worker processes: the problems, their order, the figures and
+    their bytes are those of checking and drawing one block after the other in this process."""
+    from generator import workers
+
+    bad_label = "kind: function\nx: [0, 1]\ncurves:\n  - expr: 'x'\n    label: '$\\foo{x}$'\n"
+    warned = "kind: bars\ntitle: 'λ^t'\ncategories: [a]\ngroups:\n  - values: [1]\n"
+    blocks = [KINDS["function"], "kind: function\nx: [2, 1]\ncurves:\n  - expr: 'q'\n    style: wavy\n", warned,
+              bad_label, KINDS["heatmap"], KINDS["function"], "kind: nope\n", KINDS["bars"], warned]
+    write(tmp_path / "content", "01.md", "# c\n\n## q {#q.a}\n\n" + "".join(
+        f"```plot\n{b.lstrip()}```\n\n" for b in blocks))
+    doc = parse_corpus(tmp_path / "content", Diagnostics())
+    pools = []
+    real = workers.map_in_processes
+    monkeypatch.setattr(workers, "map_in_processes", lambda fn, items, n: pools.append(n) or real(fn, items, n))
+    runs = {}
+    for how, least in (("serial", 99), ("parallel", 1), ("cached", 1)):
+        monkeypatch.setattr(diagrams, "PARALLEL_MIN", least)
+        diags = Diagnostics()
+        figures = diagrams.draw_document(doc, diags, tmp_path / ("serial" if how == "serial" else "parallel"), ("svg",))
+        runs[how] = ([str(d) for d in diags.items],
+                     [(b.loc.line, f.number, f.svg.name, f.svg.read_bytes()) for b, f in figures.items()])
+    assert pools == [2, 2]  # the parallel run, and the cached one: three blocks with problems are checked again
+    assert runs["parallel"] == runs["serial"] == runs["cached"]
+    found, figures = runs["serial"]
+    # the checks' problems in document order, then the drawing's (a label mathtext cannot typeset)
+    assert [d.split(": ")[1] for d in found] == ["error", "error", "error", "warning", "error", "warning", "error"], found
+    assert "cannot typeset label" in found[-1]
+    assert [line for line, *_ in figures] == sorted(line for line, *_ in figures) and len(figures) == 6
+    assert figures[0][2] == figures[3][2]  # the same block twice: one figure
 
 
 def test_draws_only_the_formats_asked_and_hands_on_the_others(tmp_path):

@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
 from ..cache import JsonCache, fingerprint
 from ..context import Figure
-from ..location import Diagnostics, SourceLocation
+from ..location import Diagnostic, Diagnostics, SourceLocation
 from ..model import Document, PlotBlock
 from ..resources import template
 from .spec import SpecError, load
@@ -81,34 +82,13 @@ CHECKING_CODE = ("__init__.py", "spec.py", "kinds", "expr.py", "text.py", "compu
 CHECKED_CACHE = ".checked.json"
 
 
-def check_cached(doc: Document, diags: Diagnostics, path: Path) -> list[tuple[PlotBlock, dict, str]]:
-    """Check every block, reusing the specs of blocks that checked clean last time.
+def _check_cache(path: Path) -> JsonCache:
+    """Specs of blocks that checked clean last time, keyed by their YAML (and the checking code).
 
-    Only blocks without any diagnostic are cached (keyed by their YAML and the checking code), so
-    every error and warning is reported again on every run. The alt text is cached with the spec,
-    so a build whose blocks are all cached never imports the kinds (numpy, sympy).
-    """
-    cache = JsonCache(path, fingerprint([PACKAGE_DIR / n for n in CHECKING_CODE], PACKAGE_DIR.parent / "latex.py"))
-    checked = []
-    for block in plot_blocks(doc):
-        key = fingerprint(block.source)
-        entry = cache.get(key)
-        if entry is None:
-            local = Diagnostics()
-            spec = check_block(block, local)
-            diags.extend(local)
-            if spec is None:
-                continue
-            from .kinds import alt_text
-
-            entry = {"spec": spec, "alt": alt_text(spec)}
-            if local.items:
-                checked.append((block, entry["spec"], entry["alt"]))
-                continue
-        cache.put(key, entry)
-        checked.append((block, entry["spec"], entry["alt"]))
-    cache.save()
-    return checked
+    Only blocks without any diagnostic are cached, so every error and warning is reported again on
+    every run. The alt text is cached with the spec, so a build whose blocks are all cached never
+    imports the kinds (numpy, sympy)."""
+    return JsonCache(path, fingerprint([PACKAGE_DIR / n for n in CHECKING_CODE], PACKAGE_DIR.parent / "latex.py"))
 
 
 FORMATS = ("svg", "png")
@@ -116,28 +96,84 @@ FORMATS = ("svg", "png")
 ``text.svg`` (text as text: the PDF)."""
 
 
+@dataclass(frozen=True)
+class _Task:
+    """One block to check and then draw (``block``), or one checked spec to draw (``spec``, ``name``)."""
+
+    block: PlotBlock | None
+    spec: dict | None
+    name: str
+    formats: tuple[str, ...]
+    """The formats the build needs; only those without a file in ``folder`` are drawn."""
+    folder: str
+    code: str
+
+
+@dataclass(frozen=True)
+class _Done:
+    diagnostics: tuple[Diagnostic, ...] = ()
+    """What checking the block found (none for a spec checked before)."""
+    spec: dict | None = None
+    alt: str = ""
+    name: str = ""
+    failure: tuple[str, str] | None = None
+    """Why drawing failed, and the label at fault (or ""), when it did."""
+
+
 def draw_document(doc: Document, diags: Diagnostics, out_dir: Path,
                   formats: tuple[str, ...] = FORMATS) -> dict[PlotBlock, Figure]:
-    """Draw every figure in the ``formats`` the build needs (a PDF needs no PNG, a deck no SVG).
-    A figure's other format is handed on too when an earlier build left it in ``out_dir``."""
-    checked = check_cached(doc, diags, out_dir / CHECKED_CACHE)
-    if not checked:
+    """Check every block and draw every figure in the ``formats`` the build needs (a PDF needs no PNG,
+    a deck no SVG). A figure's other format is handed on too when an earlier build left it in ``out_dir``.
+
+    A block whose spec is cached and whose files exist costs a lookup. The others are tasks for worker
+    processes, one block each, checked and drawn in the same task: the checks (sympy) do not run on one
+    core before the drawing starts, and no batch ends long after the other. Problems are reported in
+    document order, as one process checking and drawing the blocks one after the other would."""
+    blocks = list(plot_blocks(doc))
+    if not blocks:
         return {}
     out_dir.mkdir(parents=True, exist_ok=True)
+    cache = _check_cache(out_dir / CHECKED_CACHE)
     code = code_version()
-    names = [figure_name(spec, code) for _, spec, _ in checked]
-    jobs: dict[str, tuple[dict, tuple[str, ...]]] = {}
-    for (_, spec, _), name in zip(checked, names):
-        todo = tuple(f for f in formats if not (out_dir / f"{name}.{f}").is_file())
-        if todo:
-            jobs[name] = (spec, todo)
-    failures = draw_many(jobs, out_dir)
-    _prune(out_dir, set(names) - set(failures))
+    rows: list[tuple[PlotBlock, str, dict | None, int]] = []  # block, cache key, cached entry, its task or -1
+    tasks: list[_Task] = []
+    drawing: dict[str, int] = {}  # figure name → task: equal specs are drawn once
+    for block in blocks:
+        key = fingerprint(block.source)
+        entry = cache.get(key)
+        index = -1
+        if entry is None:
+            index = len(tasks)
+            tasks.append(_Task(block, None, "", formats, str(out_dir), code))
+        else:
+            name = figure_name(entry["spec"], code)
+            if _missing(out_dir, name, formats):
+                index = drawing.get(name, len(tasks))
+                if index == len(tasks):
+                    drawing[name] = index
+                    tasks.append(_Task(None, entry["spec"], name, formats, str(out_dir), code))
+        rows.append((block, key, entry, index))
+    done = _run(tasks)
+    checked: list[tuple[PlotBlock, dict, str, str, tuple[str, str] | None]] = []
+    for block, key, entry, index in rows:
+        result = done[index] if index >= 0 else _Done()
+        if entry is None:
+            diags.items.extend(result.diagnostics)
+            if result.spec is None:
+                continue
+            entry = {"spec": result.spec, "alt": result.alt}
+            if result.diagnostics:  # reported again next time: not cached
+                checked.append((block, result.spec, result.alt, result.name, result.failure))
+                continue
+        cache.put(key, entry)
+        checked.append((block, entry["spec"], entry["alt"], figure_name(entry["spec"], code), result.failure))
+    cache.save()
+    _prune(out_dir, {name for *_, name, failure in checked if failure is None})
     figures: dict[PlotBlock, Figure] = {}
     number = 0
-    for (block, spec, alt), name in zip(checked, names):
-        if name in failures:
-            message, label = failures[name]
+    for block, spec, alt, name, failure in checked:
+        if failure is not None:
+            message, label = failure
             line = _line_of(block, label) if label else block.loc.line
             diags.error(SourceLocation(block.loc.path, line),
                         f"plot: {message}" if label else f"plot: drawing failed: {message}")
@@ -148,6 +184,10 @@ def draw_document(doc: Document, diags: Diagnostics, out_dir: Path,
         figures[block] = Figure(number=number, caption=spec["caption"] or spec["title"], alt=alt,
                                 svg=found["svg"], png=found["png"], text_svg=found["text.svg"])
     return figures
+
+
+def _missing(folder: Path, name: str, formats: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f for f in formats if not (folder / f"{name}.{f}").is_file())
 
 
 def _prune(out_dir: Path, keep: set[str]) -> None:
@@ -170,40 +210,59 @@ def draw_many(jobs: dict[str, tuple[dict, tuple[str, ...]]], out_dir: Path) -> d
     if not jobs:
         return {}
     out_dir.mkdir(parents=True, exist_ok=True)
-    items = [(name, spec, formats, str(out_dir)) for name, (spec, formats) in sorted(jobs.items())]
-    if len(items) <= PARALLEL_MIN or (os.cpu_count() or 1) < 2:
-        return {r[0]: r[1:] for r in _draw_batch(items) if r[1]}
+    tasks = [_Task(None, spec, name, formats, str(out_dir), "") for name, (spec, formats) in sorted(jobs.items())]
+    return {t.name: r.failure for t, r in zip(tasks, _run(tasks)) if r.failure is not None}
+
+
+def _run(tasks: list[_Task]) -> list[_Done]:
+    """Every task's result, in task order: in worker processes when there are more than a few."""
+    if len(tasks) <= PARALLEL_MIN or (os.cpu_count() or 1) < 2:
+        return [_work(t) for t in tasks]
     from ..workers import map_in_processes
 
-    workers = min(os.cpu_count() or 1, MAX_WORKERS, (len(items) + 2) // 3)
-    batches = [items[i::workers] for i in range(workers)]
-    try:
-        results = [r for batch in map_in_processes(_draw_batch, batches, workers) for r in batch]
-    except OSError:  # no processes to be had: draw here
-        results = _draw_batch(items)
-    return {r[0]: r[1:] for r in results if r[1]}
+    workers = min(os.cpu_count() or 1, MAX_WORKERS, (len(tasks) + 2) // 3)
+    try:  # one task per message: a worker takes the next block when it is done, so both finish together
+        return map_in_processes(_work, tasks, workers)
+    except OSError:  # no processes to be had: work here
+        return [_work(t) for t in tasks]
 
 
-def _draw_batch(items: list[tuple[str, dict, tuple[str, ...], str]]) -> list[tuple[str, str, str]]:
+def _work(task: _Task) -> _Done:
+    """Check the block if there is one, then draw what is missing of its figure."""
+    diagnostics: tuple[Diagnostic, ...] = ()
+    spec, alt, name = task.spec, "", task.name
+    if task.block is not None:
+        local = Diagnostics()
+        spec = check_block(task.block, local)
+        diagnostics = tuple(local.items)
+        if spec is None:
+            return _Done(diagnostics)
+        from .kinds import alt_text
+
+        alt, name = alt_text(spec), figure_name(spec, task.code)
+    formats = _missing(Path(task.folder), name, task.formats)
+    failure = _draw(name, spec, formats, Path(task.folder)) if formats else None
+    return _Done(diagnostics, spec, alt, name, failure)
+
+
+def _draw(name: str, spec: dict, formats: tuple[str, ...], folder: Path) -> tuple[str, str] | None:
+    """Draw one figure's files (each written under a temporary name, then renamed); None, or why not."""
     from ..workers import caused_by_interrupt
     from .draw import LabelError, render
 
-    out = []
-    for name, spec, formats, folder in items:
-        files = {f: Path(folder) / f"{name}.{f}" for f in formats}
-        tmps = {f: p.with_name(f".{p.name}.{os.getpid()}.tmp") for f, p in files.items()}
-        try:
-            render(spec, name, tmps.get("svg"), tmps.get("png"), tmps.get("text.svg"))
-            for f, p in files.items():
-                os.replace(tmps[f], p)
-            out.append((name, "", ""))
-        except LabelError as e:
-            out.append((name, str(e), e.label))
-        except Exception as e:  # a bug in drawing must not hide the other figures
-            if caused_by_interrupt(e):  # Ctrl-C while matplotlib loads its extensions: an ImportError
-                raise KeyboardInterrupt from None
-            out.append((name, f"{type(e).__name__}: {e}", ""))
-        finally:
-            for p in tmps.values():
-                p.unlink(missing_ok=True)
-    return out
+    files = {f: folder / f"{name}.{f}" for f in formats}
+    tmps = {f: p.with_name(f".{p.name}.{os.getpid()}.tmp") for f, p in files.items()}
+    try:
+        render(spec, name, tmps.get("svg"), tmps.get("png"), tmps.get("text.svg"))
+        for f, p in files.items():
+            os.replace(tmps[f], p)
+        return None
+    except LabelError as e:
+        return str(e), e.label
+    except Exception as e:  # a bug in drawing must not hide the other figures
+        if caused_by_interrupt(e):  # Ctrl-C while matplotlib loads its extensions: an ImportError
+            raise KeyboardInterrupt from None
+        return f"{type(e).__name__}: {e}", ""
+    finally:
+        for p in tmps.values():
+            p.unlink(missing_ok=True)

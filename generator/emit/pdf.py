@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 from .. import highlight, mathrender, mathsvg, templating, workers
+from . import pdfmath
 from ..context import BuildContext, Emitted, write_atomic
 from ..location import Diagnostic, GeneratorError, SourceLocation
 from ..mathrender import Katex
@@ -93,12 +94,21 @@ class _GuideFiller:
         self.terms: dict[str, _Term] = {}
         self._term_ids = 0
         self._bad: set[Formula] = set()
+        self.flats: dict[str, dict] = {}
+        """Placeholder key → the formula's flat drawing, for :mod:`.pdfmath`."""
 
     # -- placeholders
     def formula(self, f: Formula, *, mark: bool = True) -> str:
         found = self.svg.get(f.tex, f.display) if self.svg is not None else None
         try:
-            out = _svg_img(f.tex, found) if found is not None else self.katex.render(f.tex, f.display)
+            if found is not None and found.flat is not None:
+                key = pdfmath.formula_key(f.tex, f.display)
+                self.flats[key] = found.flat
+                out = _svg_box(key, found)
+            elif found is not None:
+                out = _svg_img(f.tex, found)
+            else:
+                out = self.katex.render(f.tex, f.display)
         except ValueError as e:
             if f not in self._bad:
                 self._bad.add(f)
@@ -177,6 +187,12 @@ def _svg_img(tex: str, svg) -> str:
             f'height: {svg.height:.3f}em; vertical-align: {svg.valign:.3f}em" src="data:image/svg+xml;base64,{data}">')
 
 
+def _svg_box(key: str, svg) -> str:
+    """A formula as an empty box of its size, which :mod:`.pdfmath` fills once WeasyPrint has placed it."""
+    return (f'<span class="{pdfmath.PLACEHOLDER_CLASS}" data-f="{key}" style="width: {svg.width:.3f}em; '
+            f'height: {svg.height:.3f}em; vertical-align: {svg.valign:.3f}em"></span>')
+
+
 def formulas_of(doc: Document) -> list[tuple[str, bool]]:
     """Every formula the guide prints, as (TeX, display)."""
     out = []
@@ -239,6 +255,7 @@ def view(doc: Document, ctx: BuildContext, built: date, svg=None,
                    "verified": verified, "checked": any(s is not None for s in statuses)},
         "chapters": out_chapters,
         "index": r.index(),
+        "drawings": r.flats,
     }
     return data, r.diags
 
@@ -298,7 +315,7 @@ def figure_fonts() -> str:
 # "n / N" footer at the recorded places, and pdfjoin stitches the pages, overlays, outline, links
 # and one subset of each font into the PDF. An edit lays out its own chapter alone.
 
-PARTS_VERSION = "4"   # bump when the layout code changes what a cached part holds
+PARTS_VERSION = "5"   # bump when the layout code changes what a cached part holds
 FRONT_LABEL = "cover and contents"
 WORKER_TIMEOUT = 900  # seconds for one part, whatever the machine's load
 _FONT_FACE_RE = re.compile(r"@font-face\s*\{[^}]*\}")
@@ -535,6 +552,30 @@ class _Layout:
             self.pool.shutdown()
 
 
+def _math_pages(drawing: pdfmath.Drawing, meta: dict) -> list[bytes | None]:
+    """The formula operators of each page of a part."""
+    by_page: dict[int, list[list]] = {}
+    for page, *placed in meta["formulas"]:
+        by_page.setdefault(page, []).append(placed)
+    return [drawing.page(by_page[i]) if i in by_page else None for i in range(meta["pages"])]
+
+
+def _math_fonts(drawing: pdfmath.Drawing, folder: Path, fonts: dict[str, tuple[int, set[int]]]) -> list:
+    """The KaTeX fonts the formulas use, each added to the fonts the join subsets (by the same digest
+    WeasyPrint's own uses of the file get, so both share one subset)."""
+    out = []
+    for file in sorted(drawing.fonts):
+        font = drawing.fonts[file]
+        data = font.info.path.read_bytes()
+        digest = pdfmath.font_id(data, 0)
+        if not (folder / digest).is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            write_atomic(folder / digest, lambda tmp: tmp.write_bytes(data))
+        fonts.setdefault(digest, (0, set()))[1].update(font.glyphs)
+        out.append((digest, font))
+    return out
+
+
 def resource_locations(doc: Document, ctx: BuildContext) -> dict[str, SourceLocation]:
     """file URL → where the content asks for it, so WeasyPrint's complaints point at a line."""
     where: dict[str, SourceLocation] = {}
@@ -647,6 +688,11 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
             for fhash, (digest, index, gids) in meta["fonts"].items():
                 font_of[fhash] = digest
                 fonts.setdefault(digest, (index, set()))[1].update(gids)
+        drawing = pdfmath.Drawing(data["drawings"])
+        math_pages = [_math_pages(drawing, metas[key]) for key in keys]
+        if drawing.missing:  # a placed box without its drawing: a bug, but never a silently empty formula
+            raise GeneratorError(f"PDF: {len(drawing.missing)} formulas were placed but have no drawing")
+        math_fonts = _math_fonts(drawing, cache_dir / "fonts", fonts)
         subsets = layout.subsets(cache_dir / "fonts", fonts)
     finally:
         layout.close()
@@ -659,9 +705,10 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
 
     from . import pdfjoin
     target = out / f"{ctx.output_name}.pdf"
-    pieces = [pdfjoin.Piece(layout.cache.pdf(k), layout.cache.pdf(ok), metas[k]["anchors"], metas[k]["bookmarks"])
-              for k, ok in zip(keys, overlay_keys)]
-    write_atomic(target, lambda tmp: pdfjoin.join(pieces, tmp, font_of, subsets))
+    pieces = [pdfjoin.Piece(layout.cache.pdf(k), layout.cache.pdf(ok), metas[k]["anchors"], metas[k]["bookmarks"],
+                            math)
+              for k, ok, math in zip(keys, overlay_keys, math_pages)]
+    write_atomic(target, lambda tmp: pdfjoin.join(pieces, tmp, font_of, subsets, math_fonts))
     layout.cache.prune(set(keys) | set(overlay_keys))
     if svg is not None:
         svg.save()

@@ -20,6 +20,7 @@ from weasyprint.urls import URLFetcher
 
 from ..context import write_atomic
 from ..resources import TEMPLATES_DIR
+from .pdfmath import PLACEHOLDER_CLASS, font_id
 
 SCALE = 0.75  # CSS px → PDF points
 
@@ -85,21 +86,13 @@ def write_pdf(html_text: str, target: Path, base: Path, fetcher: LocalFetcher,
 _FONT_USE: dict[str, list] = {}
 
 
-def _font_id(data: bytes, index: int) -> str:
-    """A cheap identity for a font file: its size, index and both ends (fonts are tens of MB)."""
-    h = hashlib.sha256(f"{len(data)}:{index}:".encode())
-    h.update(data[:1 << 20])
-    h.update(data[-(1 << 20):])
-    return h.hexdigest()[:32]
-
-
 def _patch_font_embedding(fonts_dir: Path) -> None:
     """Embed a stub instead of a subset per part: pdfjoin embeds one subset of each font for the
     whole guide. Records which glyphs each font of this part uses, and keeps the font file."""
     from weasyprint.pdf import fonts as wfonts
 
     def clean(font, to_unicode, hinting):
-        digest = _font_id(font.file_content, font.index)
+        digest = font_id(font.file_content, font.index)
         path = fonts_dir / digest
         if not path.exists():
             write_atomic(path, lambda tmp: tmp.write_bytes(font.file_content))
@@ -121,12 +114,28 @@ def _box_text(box):
     return None
 
 
-def _slot_geometry(page_index: int, page_box, out: dict) -> None:
+def _boxes(box):
+    box = getattr(box, "_box", box)  # a positioned box (the contents' numbers) sits in a placeholder
+    yield box
+    for child in getattr(box, "children", ()):
+        yield from _boxes(child)
+
+
+def _geometry(page_index: int, page_box, page_height: float, out: dict, formulas: list) -> None:
+    """The places of the page-number slots (relative to the page's content box, CSS px) and of the
+    formula boxes (``[page, x, top, width, height, key]`` in PDF points)."""
     from weasyprint.formatting_structure import boxes
     origin_x, origin_y = page_box.content_box_x(), page_box.content_box_y()
-    for box in page_box.descendants():
-        box = getattr(box, "_box", box)  # a positioned box (the contents' numbers) sits in a placeholder
-        if box.element_tag != "span" or not isinstance(box, (boxes.InlineBox, boxes.BlockBox)):
+    for box in _boxes(page_box):
+        if box.element_tag != "span":
+            continue
+        if isinstance(box, boxes.InlineBlockBox):
+            key = box.element.get("data-f")
+            if key and box.element.get("class") == PLACEHOLDER_CLASS:
+                formulas.append([page_index, box.content_box_x() * SCALE, (page_height - box.content_box_y()) * SCALE,
+                                 box.width * SCALE, box.height * SCALE, key])
+            continue
+        if not isinstance(box, (boxes.InlineBox, boxes.BlockBox)):
             continue
         sid = box.element.get("id", "")
         if not sid.startswith("pno-") or sid in out:
@@ -173,7 +182,7 @@ def layout_part(job: dict) -> dict:
     try:
         document = HTML(string=job["html"], base_url=job["base"], url_fetcher=fetcher).render(
             font_config=config, stylesheets=sheets)
-        anchors, bookmarks, slots, covers = {}, [], {}, []
+        anchors, bookmarks, slots, covers, formulas = {}, [], {}, [], []
         for i, page in enumerate(document.pages):
             height = page.height
             for name, (x, y, _, _) in page.anchors.items():
@@ -184,12 +193,16 @@ def layout_part(job: dict) -> dict:
             # links leave the part as "xref:" URIs; pdfjoin turns them into named destinations
             page.links[:] = [("external", "xref:" + target, rect, box) if kind == "internal"
                              else (kind, target, rect, box) for kind, target, rect, box in page.links]
-            _slot_geometry(i, page._page_box, slots)
+            _geometry(i, page._page_box, height, slots, formulas)
             covers.append(page._page_box.margin_top == 0 and page._page_box.margin_left == 0)
         write_atomic(Path(job["pdf"]), lambda tmp: document.write_pdf(tmp))
     finally:
         logger.removeHandler(handler)
+    expected = job["html"].count(f'<span class="{PLACEHOLDER_CLASS}" data-f=')
+    if len(formulas) != expected:  # a box WeasyPrint did not lay out would lose its formula silently
+        handler.messages.append(f"{expected - len(formulas)} of {expected} formulas of this part were not placed")
     return {"pages": len(document.pages), "anchors": anchors, "bookmarks": bookmarks, "slots": slots,
+            "formulas": formulas,
             "cover": covers, "fonts": dict(_FONT_USE), "errors": handler.messages,
             "refused": fetcher.refused[refused_before:]}
 

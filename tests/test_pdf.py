@@ -339,3 +339,16 @@ def test_formula_that_cannot_be_flattened_stays_an_image(project):
     filler = pdf._GuideFiller(None, BuildContext(deck_name="t"), {}, Flat())
     out = filler.formula(Formula("x", False, SourceLocation(project, 1)))
     assert out.startswith('<span class="math-svg" data-f="') and list(filler.flats.values()) == [Flat().get("x", 0).flat]
+
+
+def test_every_contents_entry_gets_a_dotted_leader(guide):
+    """The join draws the contents' leaders (one row of dots per entry, chapters, questions and index),
+    as strokes a viewer draws at once."""
+    _, target = guide
+    reader = PdfReader(target)
+    page = next(p for p in reader.pages if "目录" in p.extract_text())
+    data = page.get_contents().get_data().decode("latin-1")
+    block = data[data.index("0.541 G"):]
+    block = block[:block.index("S Q")]
+    rows = {y for x, y in re.findall(r"([\d.]+) ([\d.]+) m \1 \2 l", block)}
+    assert len(rows) == len(CHAPTERS) + len(QUESTIONS) + 1

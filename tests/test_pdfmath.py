@@ -76,3 +76,15 @@ def test_font_widths_and_unicode_map_cover_the_glyphs_drawn():
 
 def test_numbers_are_plain_pdf_numbers():
     assert [pdfmath._n(v) for v in (1e-9, -0.0001, 12.5, 3.0, -2.25)] == ["0", "0", "12.5", "3", "-2.25"]
+
+
+def test_leader_dots_sit_on_one_grid_between_title_and_number():
+    ops = pdfmath.leaders([[10.0, 30.0, 100.0, 0.0], [20.5, 30.0, 90.0, 0.0]]).decode()
+    rows: dict[str, list[float]] = {}
+    for x, y in re.findall(r"([\d.]+) ([\d.]+) m \1 \2 l", ops):
+        rows.setdefault(y, []).append(float(x))
+    step = pdfmath.LEADER_STEP
+    assert rows["100"] == [round(step / 2 + k * step, 3) for k in range(3, 9)]  # 11.9 … 28.9
+    assert rows["90"] == rows["100"][3:]  # the same columns, from past the longer title on
+    assert ops.startswith("q 0.541 G 0.84 w 1 J") and ops.endswith("S Q\n")
+    assert pdfmath.leaders([[29.0, 30.0, 5.0, 0.0]]) is None  # no room: no dots

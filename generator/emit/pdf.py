@@ -553,11 +553,19 @@ class _Layout:
 
 
 def _math_pages(drawing: pdfmath.Drawing, meta: dict) -> list[bytes | None]:
-    """The formula operators of each page of a part."""
+    """What the join draws on each page of a part: its formulas and contents leaders."""
     by_page: dict[int, list[list]] = {}
     for page, *placed in meta["formulas"]:
         by_page.setdefault(page, []).append(placed)
-    return [drawing.page(by_page[i]) if i in by_page else None for i in range(meta["pages"])]
+    dots: dict[int, list[list]] = {}
+    for page, *leader in meta["leaders"]:
+        dots.setdefault(page, []).append(leader)
+    out = []
+    for i in range(meta["pages"]):
+        ops = [b for b in (drawing.page(by_page[i]) if i in by_page else None,
+                           pdfmath.leaders(dots[i]) if i in dots else None) if b]
+        out.append(b"".join(ops) or None)
+    return out
 
 
 def _math_fonts(drawing: pdfmath.Drawing, folder: Path, fonts: dict[str, tuple[int, set[int]]]) -> list:

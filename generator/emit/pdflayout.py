@@ -121,12 +121,48 @@ def _boxes(box):
         yield from _boxes(child)
 
 
-def _geometry(page_index: int, page_box, page_height: float, out: dict, formulas: list) -> None:
-    """The places of the page-number slots (relative to the page's content box, CSS px) and of the
-    formula boxes (``[page, x, top, width, height, key]`` in PDF points)."""
+def _classes(box) -> list[str]:
+    return (box.element.get("class") or "").split() if box.element is not None else []
+
+
+def _leader(box, page_index: int, page_height: float) -> list | None:
+    """A contents entry's leader: ``[page, from x, to x, y, grid origin x]`` in PDF points, from the end of
+    the title's last line to the page number's room, on the entry's last line (None on a page that
+    does not hold the entry's end)."""
+    from weasyprint.formatting_structure import boxes
+    end = None
+    has_number = False
+    for child in _boxes(box):
+        if child is box or child.element is None:
+            continue
+        classes = _classes(child)
+        if "toc-text" in classes and isinstance(child, boxes.InlineBox):
+            end = child  # the title's last fragment: its line is the last one
+        elif "pno" in classes:
+            has_number = True
+    if end is None or not has_number:
+        return None
+    em = box.style["font_size"]
+    x0 = end.position_x + end.margin_width()
+    x1 = box.content_box_x() + box.width
+    y = box.content_box_y() + box.height - LEADER_RAISE * em - 2  # 2 px: half the dots' 3 pt row
+    return [page_index, x0 * SCALE, x1 * SCALE, (page_height - y) * SCALE, box.content_box_x() * SCALE]
+
+
+LEADER_RAISE = 0.28  # em from the entry's bottom to the row of dots (over the descenders, near the baseline)
+
+
+def _geometry(page_index: int, page_box, page_height: float, out: dict, formulas: list, leaders: list) -> None:
+    """The places of the page-number slots (relative to the page's content box, CSS px), of the
+    formula boxes (``[page, x, top, width, height, key]`` in PDF points) and of the contents' leaders."""
     from weasyprint.formatting_structure import boxes
     origin_x, origin_y = page_box.content_box_x(), page_box.content_box_y()
     for box in _boxes(page_box):
+        if box.element_tag == "a" and isinstance(box, boxes.BlockBox) and "toc-entry" in _classes(box):
+            leader = _leader(box, page_index, page_height)
+            if leader is not None:
+                leaders.append(leader)
+            continue
         if box.element_tag != "span":
             continue
         if isinstance(box, boxes.InlineBlockBox):
@@ -182,7 +218,7 @@ def layout_part(job: dict) -> dict:
     try:
         document = HTML(string=job["html"], base_url=job["base"], url_fetcher=fetcher).render(
             font_config=config, stylesheets=sheets)
-        anchors, bookmarks, slots, covers, formulas = {}, [], {}, [], []
+        anchors, bookmarks, slots, covers, formulas, leaders = {}, [], {}, [], [], []
         for i, page in enumerate(document.pages):
             height = page.height
             for name, (x, y, _, _) in page.anchors.items():
@@ -193,7 +229,7 @@ def layout_part(job: dict) -> dict:
             # links leave the part as "xref:" URIs; pdfjoin turns them into named destinations
             page.links[:] = [("external", "xref:" + target, rect, box) if kind == "internal"
                              else (kind, target, rect, box) for kind, target, rect, box in page.links]
-            _geometry(i, page._page_box, height, slots, formulas)
+            _geometry(i, page._page_box, height, slots, formulas, leaders)
             covers.append(page._page_box.margin_top == 0 and page._page_box.margin_left == 0)
         write_atomic(Path(job["pdf"]), lambda tmp: document.write_pdf(tmp))
     finally:
@@ -202,7 +238,7 @@ def layout_part(job: dict) -> dict:
     if len(formulas) != expected:  # a box WeasyPrint did not lay out would lose its formula silently
         handler.messages.append(f"{expected - len(formulas)} of {expected} formulas of this part were not placed")
     return {"pages": len(document.pages), "anchors": anchors, "bookmarks": bookmarks, "slots": slots,
-            "formulas": formulas,
+            "formulas": formulas, "leaders": leaders,
             "cover": covers, "fonts": dict(_FONT_USE), "errors": handler.messages,
             "refused": fetcher.refused[refused_before:]}
 

@@ -1,4 +1,5 @@
-"""The guide's MathJax formulas drawn straight into the PDF pages (PDF operators; no PDF library here).
+"""What the join draws straight into the PDF pages: the guide's MathJax formulas and the contents'
+dotted leaders (PDF operators; no PDF library here).
 
 WeasyPrint lays each formula out as an empty box of the formula's size (``span.math-svg``) and
 records where the box landed (:mod:`.pdflayout`); this module turns :func:`..mathsvg.flatten`'s
@@ -9,6 +10,7 @@ costs some microseconds; WeasyPrint's SVG renderer took about 10 ms.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 
 from ..mathsvg import compose, font_info
@@ -173,3 +175,22 @@ class Drawing:
         if font is None:
             font = self.fonts[file] = MathFont(file, font_info(file))
         return font
+
+
+LEADER_STEP = 3.4    # pt between dots; every entry's dots on one grid, so they line up in columns
+LEADER_DOT = 0.84    # pt across
+LEADER_GREY = "0.541"  # #8a8a8a
+
+
+def leaders(items: list[list]) -> bytes | None:
+    """Dots from each ``[from x, to x, y, grid origin x]`` (points), a round-capped zero-length stroke each."""
+    dots = []
+    for x0, x1, y, origin in items:
+        first = origin + LEADER_STEP / 2
+        x = first + max(0, math.ceil((x0 + LEADER_DOT / 2 - first) / LEADER_STEP)) * LEADER_STEP
+        while x + LEADER_DOT / 2 <= x1:
+            dots.append(f"{_n(x)} {_n(y)} m {_n(x)} {_n(y)} l")
+            x += LEADER_STEP
+    if not dots:
+        return None
+    return (f"q {LEADER_GREY} G {LEADER_DOT} w 1 J\n" + "\n".join(dots) + "\nS Q\n").encode("ascii")

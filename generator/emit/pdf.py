@@ -320,6 +320,7 @@ FRONT_LABEL = "cover and contents"
 WORKER_TIMEOUT = 900  # seconds for one part, whatever the machine's load
 _FONT_FACE_RE = re.compile(r"@font-face\s*\{[^}]*\}")
 _SLOT_RE = re.compile(r'<span class="pno" data-target="([^"]*)"(?: data-align="(left|right|center)")?></span>')
+_DRAWN_RE = re.compile(r'<span class="math-svg" data-f="([0-9a-f]+)"')
 _FILE_RE = re.compile(r'(?:src|url)\(?="?(file://[^")]+)')
 
 
@@ -411,10 +412,12 @@ class _PartCache:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
 
-    def key(self, html_text: str, sheets: list[str], base: str) -> str:
+    def key(self, html_text: str, sheets: list[str], base: str, drawings: dict | None = None) -> str:
         h = hashlib.sha256(PARTS_VERSION.encode())
         for s in (base, *sheets, html_text):
             h.update(s.encode() + b"\0")
+        if drawings:  # the part's formula operators are made with its layout
+            h.update(json.dumps(drawings, sort_keys=True).encode() + pdfmath.fonts_version().encode())
         for url in sorted(set(_FILE_RE.findall(html_text))):
             try:  # images: a file may change under the same name
                 st = Path(url2pathname(unquote(urlsplit(url).path))).stat()
@@ -480,17 +483,19 @@ class _Layout:
         self.laid_out = 0
         self.errors: list[str] = []
 
-    def run(self, jobs: list[tuple[str, str, str, list[str], str]], verbose: bool = True) -> dict[str, dict]:
-        """jobs: (key, label, html, sheets, base); returns key → meta, laying out only what is not cached."""
+    def run(self, jobs: list[tuple], verbose: bool = True) -> dict[str, dict]:
+        """jobs: (key, label, html, sheets, base, formula drawings or None); returns key → meta, laying out
+        only what is not cached."""
         results: dict[str, dict] = {}
         todo = []
-        for key, label, text, sheets, base in jobs:
+        for key, label, text, sheets, base, drawings in jobs:
             meta = self.cache.get(key)
             if meta is not None:
                 results[key] = meta
             elif key not in (k for k, *_ in todo):
                 todo.append((key, label, {"html": text, "sheets": sheets, "base": base, "roots": self.roots,
-                                          "fonts": str(self.fonts), "pdf": str(self.cache.pdf(key))}))
+                                          "fonts": str(self.fonts), "pdf": str(self.cache.pdf(key)),
+                                          "drawings": drawings or {}}))
         if not todo:
             return results
         if self.pool is None:
@@ -552,28 +557,16 @@ class _Layout:
             self.pool.shutdown()
 
 
-def _math_pages(drawing: pdfmath.Drawing, meta: dict) -> list[bytes | None]:
-    """What the join draws on each page of a part: its formulas and contents leaders."""
-    by_page: dict[int, list[list]] = {}
-    for page, *placed in meta["formulas"]:
-        by_page.setdefault(page, []).append(placed)
-    dots: dict[int, list[list]] = {}
-    for page, *leader in meta["leaders"]:
-        dots.setdefault(page, []).append(leader)
+def _math_fonts(metas: list[dict], folder: Path, fonts: dict[str, tuple[int, set[int]]]) -> list:
+    """The KaTeX fonts the parts' formulas use, each added to the fonts the join subsets (by the same
+    digest WeasyPrint's own uses of the file get, so both share one subset)."""
+    used: dict[str, dict[int, str]] = {}
+    for meta in metas:
+        for file, glyphs in meta["glyphs"].items():
+            used.setdefault(file, {}).update((int(gid), ch) for gid, ch in glyphs.items())
     out = []
-    for i in range(meta["pages"]):
-        ops = [b for b in (drawing.page(by_page[i]) if i in by_page else None,
-                           pdfmath.leaders(dots[i]) if i in dots else None) if b]
-        out.append(b"".join(ops) or None)
-    return out
-
-
-def _math_fonts(drawing: pdfmath.Drawing, folder: Path, fonts: dict[str, tuple[int, set[int]]]) -> list:
-    """The KaTeX fonts the formulas use, each added to the fonts the join subsets (by the same digest
-    WeasyPrint's own uses of the file get, so both share one subset)."""
-    out = []
-    for file in sorted(drawing.fonts):
-        font = drawing.fonts[file]
+    for file in sorted(used):
+        font = pdfmath.MathFont(file, mathsvg.font_info(file), used[file])
         data = font.info.path.read_bytes()
         digest = pdfmath.font_id(data, 0)
         if not (folder / digest).is_file():
@@ -667,9 +660,10 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
             digits = len(str(total))
             filled = [fill_slots(part.html, digits) for part in parts]
             part_sheets = [sheets if 'class="katex' in text else lean for text, _ in filled]
-            keys = [layout.cache.key(text, ss, base) for (text, _), ss in zip(filled, part_sheets)]
-            metas = layout.run([(key, part.label, text, ss, base)
-                                for key, part, (text, _), ss in zip(keys, parts, filled, part_sheets)])
+            drawings = [{k: data["drawings"][k] for k in _DRAWN_RE.findall(text)} for text, _ in filled]
+            keys = [layout.cache.key(text, ss, base, d) for (text, _), ss, d in zip(filled, part_sheets, drawings)]
+            metas = layout.run([(key, part.label, text, ss, base, d)
+                                for key, part, (text, _), ss, d in zip(keys, parts, filled, part_sheets, drawings)])
             pages, firsts, first = {}, [], 1  # anchor → page; each part's first page
             for key in keys:
                 firsts.append(first)
@@ -687,7 +681,7 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
         overlay_html = [_overlay_html(metas[key], first_page, total, pages, slots)
                         for key, first_page, (_, slots) in zip(keys, firsts, filled)]
         overlay_keys = [layout.cache.key(text, overlay_sheets, base) for text in overlay_html]
-        overlays = layout.run([(key, f"page numbers of {part.label}", text, overlay_sheets, base)
+        overlays = layout.run([(key, f"page numbers of {part.label}", text, overlay_sheets, base, None)
                                for key, part, text in zip(overlay_keys, parts, overlay_html)], verbose=False)
         fonts: dict[str, tuple[int, set[int]]] = {}
         font_of: dict[str, str] = {}
@@ -696,11 +690,7 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
             for fhash, (digest, index, gids) in meta["fonts"].items():
                 font_of[fhash] = digest
                 fonts.setdefault(digest, (index, set()))[1].update(gids)
-        drawing = pdfmath.Drawing(data["drawings"])
-        math_pages = [_math_pages(drawing, metas[key]) for key in keys]
-        if drawing.missing:  # a placed box without its drawing: a bug, but never a silently empty formula
-            raise GeneratorError(f"PDF: {len(drawing.missing)} formulas were placed but have no drawing")
-        math_fonts = _math_fonts(drawing, cache_dir / "fonts", fonts)
+        math_fonts = _math_fonts([metas[key] for key in keys], cache_dir / "fonts", fonts)
         subsets = layout.subsets(cache_dir / "fonts", fonts)
     finally:
         layout.close()
@@ -714,8 +704,8 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
     from . import pdfjoin
     target = out / f"{ctx.output_name}.pdf"
     pieces = [pdfjoin.Piece(layout.cache.pdf(k), layout.cache.pdf(ok), metas[k]["anchors"], metas[k]["bookmarks"],
-                            math)
-              for k, ok, math in zip(keys, overlay_keys, math_pages)]
+                            [d.encode("ascii") if d else None for d in metas[k]["drawn"]])
+              for k, ok in zip(keys, overlay_keys)]
     write_atomic(target, lambda tmp: pdfjoin.join(pieces, tmp, font_of, subsets, math_fonts))
     layout.cache.prune(set(keys) | set(overlay_keys))
     if svg is not None:

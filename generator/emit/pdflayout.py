@@ -20,6 +20,7 @@ from weasyprint.urls import URLFetcher
 
 from ..context import write_atomic
 from ..resources import TEMPLATES_DIR
+from . import pdfmath
 from .pdfmath import PLACEHOLDER_CLASS, font_id
 
 SCALE = 0.75  # CSS px → PDF points
@@ -237,10 +238,32 @@ def layout_part(job: dict) -> dict:
     expected = job["html"].count(f'<span class="{PLACEHOLDER_CLASS}" data-f=')
     if len(formulas) != expected:  # a box WeasyPrint did not lay out would lose its formula silently
         handler.messages.append(f"{expected - len(formulas)} of {expected} formulas of this part were not placed")
+    drawn, glyphs = _drawn(len(document.pages), formulas, leaders, job.get("drawings", {}))
     return {"pages": len(document.pages), "anchors": anchors, "bookmarks": bookmarks, "slots": slots,
-            "formulas": formulas, "leaders": leaders,
+            "drawn": drawn, "glyphs": glyphs,
             "cover": covers, "fonts": dict(_FONT_USE), "errors": handler.messages,
             "refused": fetcher.refused[refused_before:]}
+
+
+def _drawn(pages: int, formulas: list, leaders: list, drawings: dict) -> tuple[list, dict]:
+    """What the join draws on each page (formulas, contents leaders) as PDF operators, and the glyphs
+    used of each KaTeX font."""
+    drawing = pdfmath.Drawing(drawings)
+    by_page: dict[int, list] = {}
+    for page, *placed in formulas:
+        by_page.setdefault(page, []).append(placed)
+    dots: dict[int, list] = {}
+    for page, *leader in leaders:
+        dots.setdefault(page, []).append(leader)
+    out = []
+    for i in range(pages):
+        ops = [b for b in (drawing.page(by_page[i]) if i in by_page else None,
+                           pdfmath.leaders(dots[i]) if i in dots else None) if b]
+        out.append(b"".join(ops).decode("ascii") or None)
+    if drawing.missing:  # the parent hands every placed formula's drawing: a bug, never an empty formula
+        raise RuntimeError(f"{len(drawing.missing)} formulas were placed but have no drawing")
+    return out, {file: {str(gid): ch for gid, ch in sorted(font.glyphs.items())}
+                 for file, font in sorted(drawing.fonts.items())}
 
 
 def font_subset(font_file: Path, index: int, gids: set[int], target: Path) -> bytes:

@@ -9,6 +9,7 @@ costs some microseconds; WeasyPrint's SVG renderer took about 10 ms.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -25,6 +26,14 @@ def font_id(data: bytes, index: int) -> str:
     h.update(data[:1 << 20])
     h.update(data[-(1 << 20):])
     return h.hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=1)
+def fonts_version() -> str:
+    """The KaTeX font files' sizes: their glyph ids are in the operators a cached part holds."""
+    from ..mathsvg import KATEX_FONTS
+
+    return ",".join(f"{p.name}:{p.stat().st_size}" for p in sorted(KATEX_FONTS.glob("*.ttf")))
 
 
 def formula_key(tex: str, display: bool) -> str:

@@ -6,17 +6,23 @@ every formula drawn again), so each glyph is turned back into text in the KaTeX 
 (KaTeX's fonts are MathJax's TeX fonts): WeasyPrint embeds one subset of each font and the formulas
 stay vector, selectable text. A glyph that no KaTeX font has at that code point keeps its path.
 Formulas with CJK text (``\\text{常数}``) are left to KaTeX HTML by the caller: MathJax has no CJK glyphs.
+
+For the PDF, :func:`flatten` reads each SVG once into a flat list of glyphs, rules and paths, which
+the join draws straight into the pages (:mod:`.emit.pdfmath`): WeasyPrint's own SVG drawing cost
+about 10 ms a formula, nearly half of the guide's layout time.
 """
 from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import re
 import shutil
 import subprocess
 import time
 import unicodedata
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -28,7 +34,7 @@ from .resources import KATEX_DIR, MATHJAX_DIR as MATHJAX
 
 SCRIPT = Path(__file__).with_name("mathsvg.js")
 KATEX_FONTS = KATEX_DIR / "fonts"
-VERSION = "mathjax-full 3.2.2 / 1"  # cached SVG is dropped when this changes
+VERSION = "mathjax-full 3.2.2 / 2"  # cached SVG is dropped when this changes
 EX = 0.442  # MathJax sizes are in ex of its TeX font: x-height 0.442 em
 
 # MathJax TeX font variant → (KaTeX family, weight, style, font file)
@@ -66,6 +72,8 @@ class Svg:
     width: float   # em of the math font
     height: float
     valign: float
+    flat: dict | None = None
+    """:func:`flatten`'s reading of ``svg``, or None when it holds something the reading does not know."""
 
 
 def has_cjk(tex: str) -> bool:
@@ -97,6 +105,160 @@ def glyphs_as_text(svg: str) -> str:
     out = _USE_RE.sub(sub, svg)
     used = set(_HREF_RE.findall(out))
     return _PATH_RE.sub(lambda m: m.group(0) if m.group(1) in used else "", out)
+
+
+# ---------------------------------------------------------------- flat drawing
+
+_FAMILY_FILES = {(family, weight, style): file for family, weight, style, file in VARIANTS.values()}
+_TRANSFORM_RE = re.compile(r"\s*(translate|scale)\(([^)]*)\)\s*")
+_PATH_CMD_RE = re.compile(r"([MLHVQTZ])([^MLHVQTZ]*)")
+_NUMBER_RE = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:e-?\d+)?")
+_IGNORED = {"data-mml-node", "data-mjx-texclass", "data-c", "role", "focusable", "style", "width", "height",
+            "viewBox", "xmlns", "id"}
+_COLOURS = {"stroke": "currentColor", "fill": "currentColor", "stroke-width": "0"}
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _matrix(transform: str | None) -> tuple[float, ...]:
+    """An SVG transform of translate() and scale() (all MathJax writes) as (a, b, c, d, e, f)."""
+    m = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+    if not transform:
+        return m
+    pos = 0
+    for found in _TRANSFORM_RE.finditer(transform):
+        if found.start() != pos:
+            raise _Unsupported(transform)
+        pos = found.end()
+        args = [float(x) for x in re.split(r"[\s,]+", found.group(2).strip()) if x]
+        if found.group(1) == "translate" and len(args) in (1, 2):
+            step = (1.0, 0.0, 0.0, 1.0, args[0], args[1] if len(args) == 2 else 0.0)
+        elif found.group(1) == "scale" and len(args) in (1, 2):
+            step = (args[0], 0.0, 0.0, args[-1], 0.0, 0.0)
+        else:
+            raise _Unsupported(transform)
+        m = compose(m, step)
+    if pos != len(transform):
+        raise _Unsupported(transform)
+    return m
+
+
+def compose(m: tuple[float, ...], n: tuple[float, ...]) -> tuple[float, ...]:
+    """The affine map that applies ``n`` first, then ``m``."""
+    a, b, c, d, e, f = m
+    a2, b2, c2, d2, e2, f2 = n
+    return (a * a2 + c * b2, b * a2 + d * b2, a * c2 + c * d2, b * c2 + d * d2,
+            a * e2 + c * f2 + e, b * e2 + d * f2 + f)
+
+
+def _path_ok(d: str) -> bool:
+    return "".join(_PATH_CMD_RE.sub("", d).split()) == "" and all(
+        len(_NUMBER_RE.findall(args)) == {"M": 2, "L": 2, "H": 1, "V": 1, "Q": 4, "T": 2, "Z": 0}[cmd]
+        for cmd, args in _PATH_CMD_RE.findall(d))
+
+
+def flatten(svg: str) -> dict | None:
+    """The formula as ``{"box": [x, y, w, h], "ops": [...]}`` in the coordinates of its viewBox (y down):
+    ``["t", font file, char, a, b, c, d, e, f]`` a glyph (the matrix maps its em square, y up),
+    ``["r", x0, y0, x1, y1]`` a filled rule, ``["p", d, a, b, c, d, e, f]`` a filled path in MathJax's
+    font units. None when the SVG holds anything else (colour, clipped pieces): the caller keeps the image."""
+    try:
+        root = ET.fromstring(svg)
+        box = [float(x) for x in root.get("viewBox", "").split()]
+        if len(box) != 4 or box[2] <= 0 or box[3] <= 0:
+            return None
+        paths = {}
+        for el in root.iter():
+            if el.tag.endswith("}path") or el.tag == "path":
+                paths[el.get("id")] = el.get("d", "")
+        ops: list[list] = []
+        for child in root:
+            _walk(child, (1.0, 0.0, 0.0, 1.0, 0.0, 0.0), paths, ops)
+    except (_Unsupported, ET.ParseError, ValueError):
+        return None
+    return {"box": box, "ops": ops}
+
+
+def _walk(el, m: tuple[float, ...], paths: dict[str, str], ops: list[list]) -> None:
+    tag = el.tag.rsplit("}", 1)[-1]
+    attrs = {k.rsplit("}", 1)[-1]: v for k, v in el.attrib.items()}
+    for k, v in attrs.items():
+        if k in _COLOURS and v != _COLOURS[k]:
+            raise _Unsupported(f"{k}={v}")  # \color: the image draws it
+    if tag == "defs":
+        return
+    if tag == "g":
+        m = compose(m, _matrix(attrs.get("transform")))
+        for child in el:
+            _walk(child, m, paths, ops)
+    elif tag == "text":
+        file = _FAMILY_FILES.get((attrs.get("font-family"), attrs.get("font-weight"), attrs.get("font-style")))
+        if file is None or attrs.get("font-size") != "1000" or len(el.text or "") != 1 or len(el):
+            raise _Unsupported("text")
+        t = compose(compose(m, _matrix(attrs.get("transform"))), (1000.0, 0.0, 0.0, -1000.0, 0.0, 0.0))
+        ops.append(["t", file, el.text, *(round(v, 4) for v in t)])
+    elif tag == "rect":
+        if m[1] or m[2] or len(el):
+            raise _Unsupported("rect")
+        x, y, w, h = (float(attrs.get(k, "0")) for k in ("x", "y", "width", "height"))
+        x0, y0 = m[0] * x + m[4], m[3] * y + m[5]
+        x1, y1 = m[0] * (x + w) + m[4], m[3] * (y + h) + m[5]
+        ops.append(["r", *(round(v, 4) for v in (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))])
+    elif tag == "use":
+        d = paths.get(attrs.get("href", "").lstrip("#"))
+        if d is None or (d and not _path_ok(d)) or len(el):
+            raise _Unsupported("use")
+        if d:  # an invisible operator (U+2061) has no outline
+            ops.append(["p", d, *(round(v, 4) for v in compose(m, _matrix(attrs.get("transform"))))])
+    else:
+        raise _Unsupported(tag)
+    unknown = set(attrs) - _IGNORED - set(_COLOURS) - {"transform", "font-family", "font-weight", "font-style",
+                                                       "font-size", "x", "y", "href"}
+    if unknown:
+        raise _Unsupported(", ".join(sorted(unknown)))
+
+
+@dataclass(frozen=True)
+class FontInfo:
+    """What the PDF needs of a KaTeX font to draw formula glyphs with it."""
+    name: str         # PostScript name
+    path: Path
+    cmap: dict[int, int]      # code point → glyph id
+    widths: dict[int, int]    # glyph id → advance, in 1/1000 em
+    bbox: tuple[int, int, int, int]
+    ascent: int
+    descent: int
+    cap_height: int
+    italic_angle: float
+
+
+@lru_cache(maxsize=None)
+def font_info(file: str) -> FontInfo:
+    """Metrics of ``KaTeX_<file>.ttf`` in PDF glyph units (1/1000 em)."""
+    path = KATEX_FONTS / f"KaTeX_{file}.ttf"
+    font = TTFont(path, lazy=True)
+    quiet = logging.getLogger("fontTools.ttLib.tables._h_e_a_d")  # KaTeX's files carry 1904 dates: harmless
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        head = font["head"]
+    finally:
+        quiet.setLevel(level)
+    scale = 1000 / head.unitsPerEm
+    order = font.getGlyphOrder()
+    gid = {name: i for i, name in enumerate(order)}
+    cmap = {cp: gid[name] for cp, name in font.getBestCmap().items()}
+    hmtx = font["hmtx"]
+    widths = {i: round(hmtx[name][0] * scale) for i, name in enumerate(order)}
+    hhea = font["hhea"]
+    os2 = font["OS/2"] if "OS/2" in font else None
+    cap = getattr(os2, "sCapHeight", 0) or hhea.ascent
+    return FontInfo(name=str(font["name"].getDebugName(6) or f"KaTeX_{file}"), path=path, cmap=cmap, widths=widths,
+                    bbox=tuple(round(v * scale) for v in (head.xMin, head.yMin, head.xMax, head.yMax)),
+                    ascent=round(hhea.ascent * scale), descent=round(hhea.descent * scale),
+                    cap_height=round(cap * scale), italic_angle=float(font["post"].italicAngle))
 
 
 def _stop(proc: subprocess.Popen, files: list[Path]) -> None:
@@ -171,8 +333,9 @@ class Renderer:
             raise RuntimeError(f"MathJax (node {SCRIPT.name}) failed: {err.decode(errors='replace').strip()[-500:]}")
         for (tex, display), item in zip(todo, json.loads(out)):
             if "svg" in item:
-                item = {"svg": glyphs_as_text(item["svg"]), "width": item["width"] * EX,
-                        "height": item["height"] * EX, "valign": item["valign"] * EX}
+                text = glyphs_as_text(item["svg"])
+                item = {"svg": text, "width": item["width"] * EX, "height": item["height"] * EX,
+                        "valign": item["valign"] * EX, "flat": flatten(text)}
             self.cache.put(self._key(tex, display), item)
 
     def get(self, tex: str, display: bool) -> Svg | None:
@@ -180,7 +343,7 @@ class Renderer:
         item = self.cache.get(self._key(tex, display))
         if item is None or "svg" not in item:
             return None
-        return Svg(item["svg"], item["width"], item["height"], item["valign"])
+        return Svg(item["svg"], item["width"], item["height"], item["valign"], item.get("flat"))
 
     def save(self) -> None:
         self.cache.save()

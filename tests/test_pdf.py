@@ -282,3 +282,73 @@ def test_slots_are_as_wide_as_the_largest_page_number():
     assert filled.count(">000</span>") == 3 and 'id="pno-3"' in filled
     assert slots == [("a.q", "center"), ("b&c", "right"), ("idx", "left")]
     assert pdf.fill_slots(text, 2)[1] == slots  # the digit count alone changes the layout's input
+
+
+def test_formulas_are_text_in_katex_fonts_on_their_line(guide):
+    """MathJax formulas are drawn by the join (emit/pdfmath.py): selectable glyphs in the KaTeX fonts,
+    on the baseline of the sentence around them."""
+    _, target = guide
+    with pdfplumber.open(target) as doc:
+        page = next(p for p in doc.pages if "线性变换的复合" in (p.extract_text() or ""))
+        chars = page.chars
+    words = [c for c in chars if c["text"] in "线性变换"]
+    math = [c for c in chars if "KaTeX_Math" in c["fontname"]]
+    assert {"W", "x", "σ"} <= {c["text"] for c in math}
+    w = next(c for c in math if c["text"] == "W")
+    assert any(abs(c["bottom"] - w["bottom"]) < 2.5 for c in words)  # inline: on the sentence's line
+    assert "σ(x)" in page.extract_text().replace(" ", "")
+
+
+def test_each_katex_font_is_embedded_once(guide):
+    _, target = guide
+    reader = PdfReader(target)
+    files: dict[str, set] = {}
+    for page in reader.pages:
+        fonts = page["/Resources"].get("/Font", {})
+        for ref in fonts.values():
+            font = ref.get_object()
+            name = str(font["/BaseFont"]).split("+", 1)[-1]
+            descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"].get_object()
+            stream = descriptor.raw_get("/FontFile2") if "/FontFile2" in descriptor else descriptor.raw_get("/FontFile3")
+            files.setdefault(name, set()).add(stream.idnum)
+    katex = {name: ids for name, ids in files.items() if name.startswith("KaTeX")}
+    assert {"KaTeX_Main-Regular", "KaTeX_Math-Italic"} <= set(katex)
+    assert all(len(ids) == 1 for ids in files.values()), files
+
+
+def test_formula_that_cannot_be_flattened_stays_an_image(project):
+    """A formula the join cannot draw (colour, clipped delimiter pieces) keeps WeasyPrint's SVG image."""
+    from generator import mathsvg
+    from generator.model import Formula
+    from generator.location import SourceLocation
+
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 -750 1000 1000"><g fill="red" stroke="red">'
+           '<text font-family="KaTeX_Main" font-weight="normal" font-style="normal" font-size="1000">x</text></g></svg>')
+
+    class Svgs:
+        def get(self, tex, display):
+            return mathsvg.Svg(svg, 1.0, 1.0, -0.25, mathsvg.flatten(svg))
+    filler = pdf._GuideFiller(None, BuildContext(deck_name="t"), {}, Svgs())
+    out = filler.formula(Formula(r"\color{red}{x}", False, SourceLocation(project, 1)))
+    assert out.startswith('<img class="math-svg"') and not filler.flats
+    flat_svg = svg.replace(' fill="red" stroke="red"', "")
+
+    class Flat:
+        def get(self, tex, display):
+            return mathsvg.Svg(flat_svg, 1.0, 1.0, -0.25, mathsvg.flatten(flat_svg))
+    filler = pdf._GuideFiller(None, BuildContext(deck_name="t"), {}, Flat())
+    out = filler.formula(Formula("x", False, SourceLocation(project, 1)))
+    assert out.startswith('<span class="math-svg" data-f="') and list(filler.flats.values()) == [Flat().get("x", 0).flat]
+
+
+def test_every_contents_entry_gets_a_dotted_leader(guide):
+    """The join draws the contents' leaders (one row of dots per entry, chapters, questions and index),
+    as strokes a viewer draws at once."""
+    _, target = guide
+    reader = PdfReader(target)
+    page = next(p for p in reader.pages if "目录" in p.extract_text())
+    data = page.get_contents().get_data().decode("latin-1")
+    block = data[data.index("0.541 G"):]
+    block = block[:block.index("S Q")]
+    rows = {y for x, y in re.findall(r"([\d.]+) ([\d.]+) m \1 \2 l", block)}
+    assert len(rows) == len(CHAPTERS) + len(QUESTIONS) + 1

@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 from .. import highlight, mathrender, mathsvg, templating, workers
+from . import pdfmath
 from ..context import BuildContext, Emitted, write_atomic
 from ..location import Diagnostic, GeneratorError, SourceLocation
 from ..mathrender import Katex
@@ -93,12 +94,21 @@ class _GuideFiller:
         self.terms: dict[str, _Term] = {}
         self._term_ids = 0
         self._bad: set[Formula] = set()
+        self.flats: dict[str, dict] = {}
+        """Placeholder key → the formula's flat drawing, for :mod:`.pdfmath`."""
 
     # -- placeholders
     def formula(self, f: Formula, *, mark: bool = True) -> str:
         found = self.svg.get(f.tex, f.display) if self.svg is not None else None
         try:
-            out = _svg_img(f.tex, found) if found is not None else self.katex.render(f.tex, f.display)
+            if found is not None and found.flat is not None:
+                key = pdfmath.formula_key(f.tex, f.display)
+                self.flats[key] = found.flat
+                out = _svg_box(key, found)
+            elif found is not None:
+                out = _svg_img(f.tex, found)
+            else:
+                out = self.katex.render(f.tex, f.display)
         except ValueError as e:
             if f not in self._bad:
                 self._bad.add(f)
@@ -177,6 +187,12 @@ def _svg_img(tex: str, svg) -> str:
             f'height: {svg.height:.3f}em; vertical-align: {svg.valign:.3f}em" src="data:image/svg+xml;base64,{data}">')
 
 
+def _svg_box(key: str, svg) -> str:
+    """A formula as an empty box of its size, which :mod:`.pdfmath` fills once WeasyPrint has placed it."""
+    return (f'<span class="{pdfmath.PLACEHOLDER_CLASS}" data-f="{key}" style="width: {svg.width:.3f}em; '
+            f'height: {svg.height:.3f}em; vertical-align: {svg.valign:.3f}em"></span>')
+
+
 def formulas_of(doc: Document) -> list[tuple[str, bool]]:
     """Every formula the guide prints, as (TeX, display)."""
     out = []
@@ -239,6 +255,7 @@ def view(doc: Document, ctx: BuildContext, built: date, svg=None,
                    "verified": verified, "checked": any(s is not None for s in statuses)},
         "chapters": out_chapters,
         "index": r.index(),
+        "drawings": r.flats,
     }
     return data, r.diags
 
@@ -298,11 +315,12 @@ def figure_fonts() -> str:
 # "n / N" footer at the recorded places, and pdfjoin stitches the pages, overlays, outline, links
 # and one subset of each font into the PDF. An edit lays out its own chapter alone.
 
-PARTS_VERSION = "4"   # bump when the layout code changes what a cached part holds
+PARTS_VERSION = "5"   # bump when the layout code changes what a cached part holds
 FRONT_LABEL = "cover and contents"
 WORKER_TIMEOUT = 900  # seconds for one part, whatever the machine's load
 _FONT_FACE_RE = re.compile(r"@font-face\s*\{[^}]*\}")
 _SLOT_RE = re.compile(r'<span class="pno" data-target="([^"]*)"(?: data-align="(left|right|center)")?></span>')
+_DRAWN_RE = re.compile(r'<span class="math-svg" data-f="([0-9a-f]+)"')
 _FILE_RE = re.compile(r'(?:src|url)\(?="?(file://[^")]+)')
 
 
@@ -394,10 +412,12 @@ class _PartCache:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
 
-    def key(self, html_text: str, sheets: list[str], base: str) -> str:
+    def key(self, html_text: str, sheets: list[str], base: str, drawings: dict | None = None) -> str:
         h = hashlib.sha256(PARTS_VERSION.encode())
         for s in (base, *sheets, html_text):
             h.update(s.encode() + b"\0")
+        if drawings:  # the part's formula operators are made with its layout
+            h.update(json.dumps(drawings, sort_keys=True).encode() + pdfmath.fonts_version().encode())
         for url in sorted(set(_FILE_RE.findall(html_text))):
             try:  # images: a file may change under the same name
                 st = Path(url2pathname(unquote(urlsplit(url).path))).stat()
@@ -463,17 +483,19 @@ class _Layout:
         self.laid_out = 0
         self.errors: list[str] = []
 
-    def run(self, jobs: list[tuple[str, str, str, list[str], str]], verbose: bool = True) -> dict[str, dict]:
-        """jobs: (key, label, html, sheets, base); returns key → meta, laying out only what is not cached."""
+    def run(self, jobs: list[tuple], verbose: bool = True) -> dict[str, dict]:
+        """jobs: (key, label, html, sheets, base, formula drawings or None); returns key → meta, laying out
+        only what is not cached."""
         results: dict[str, dict] = {}
         todo = []
-        for key, label, text, sheets, base in jobs:
+        for key, label, text, sheets, base, drawings in jobs:
             meta = self.cache.get(key)
             if meta is not None:
                 results[key] = meta
             elif key not in (k for k, *_ in todo):
                 todo.append((key, label, {"html": text, "sheets": sheets, "base": base, "roots": self.roots,
-                                          "fonts": str(self.fonts), "pdf": str(self.cache.pdf(key))}))
+                                          "fonts": str(self.fonts), "pdf": str(self.cache.pdf(key)),
+                                          "drawings": drawings or {}}))
         if not todo:
             return results
         if self.pool is None:
@@ -533,6 +555,26 @@ class _Layout:
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown()
+
+
+def _math_fonts(metas: list[dict], folder: Path, fonts: dict[str, tuple[int, set[int]]]) -> list:
+    """The KaTeX fonts the parts' formulas use, each added to the fonts the join subsets (by the same
+    digest WeasyPrint's own uses of the file get, so both share one subset)."""
+    used: dict[str, dict[int, str]] = {}
+    for meta in metas:
+        for file, glyphs in meta["glyphs"].items():
+            used.setdefault(file, {}).update((int(gid), ch) for gid, ch in glyphs.items())
+    out = []
+    for file in sorted(used):
+        font = pdfmath.MathFont(file, mathsvg.font_info(file), used[file])
+        data = font.info.path.read_bytes()
+        digest = pdfmath.font_id(data, 0)
+        if not (folder / digest).is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            write_atomic(folder / digest, lambda tmp: tmp.write_bytes(data))
+        fonts.setdefault(digest, (0, set()))[1].update(font.glyphs)
+        out.append((digest, font))
+    return out
 
 
 def resource_locations(doc: Document, ctx: BuildContext) -> dict[str, SourceLocation]:
@@ -618,9 +660,10 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
             digits = len(str(total))
             filled = [fill_slots(part.html, digits) for part in parts]
             part_sheets = [sheets if 'class="katex' in text else lean for text, _ in filled]
-            keys = [layout.cache.key(text, ss, base) for (text, _), ss in zip(filled, part_sheets)]
-            metas = layout.run([(key, part.label, text, ss, base)
-                                for key, part, (text, _), ss in zip(keys, parts, filled, part_sheets)])
+            drawings = [{k: data["drawings"][k] for k in _DRAWN_RE.findall(text)} for text, _ in filled]
+            keys = [layout.cache.key(text, ss, base, d) for (text, _), ss, d in zip(filled, part_sheets, drawings)]
+            metas = layout.run([(key, part.label, text, ss, base, d)
+                                for key, part, (text, _), ss, d in zip(keys, parts, filled, part_sheets, drawings)])
             pages, firsts, first = {}, [], 1  # anchor → page; each part's first page
             for key in keys:
                 firsts.append(first)
@@ -638,7 +681,7 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
         overlay_html = [_overlay_html(metas[key], first_page, total, pages, slots)
                         for key, first_page, (_, slots) in zip(keys, firsts, filled)]
         overlay_keys = [layout.cache.key(text, overlay_sheets, base) for text in overlay_html]
-        overlays = layout.run([(key, f"page numbers of {part.label}", text, overlay_sheets, base)
+        overlays = layout.run([(key, f"page numbers of {part.label}", text, overlay_sheets, base, None)
                                for key, part, text in zip(overlay_keys, parts, overlay_html)], verbose=False)
         fonts: dict[str, tuple[int, set[int]]] = {}
         font_of: dict[str, str] = {}
@@ -647,6 +690,7 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
             for fhash, (digest, index, gids) in meta["fonts"].items():
                 font_of[fhash] = digest
                 fonts.setdefault(digest, (index, set()))[1].update(gids)
+        math_fonts = _math_fonts([metas[key] for key in keys], cache_dir / "fonts", fonts)
         subsets = layout.subsets(cache_dir / "fonts", fonts)
     finally:
         layout.close()
@@ -659,9 +703,10 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
 
     from . import pdfjoin
     target = out / f"{ctx.output_name}.pdf"
-    pieces = [pdfjoin.Piece(layout.cache.pdf(k), layout.cache.pdf(ok), metas[k]["anchors"], metas[k]["bookmarks"])
+    pieces = [pdfjoin.Piece(layout.cache.pdf(k), layout.cache.pdf(ok), metas[k]["anchors"], metas[k]["bookmarks"],
+                            [d.encode("ascii") if d else None for d in metas[k]["drawn"]])
               for k, ok in zip(keys, overlay_keys)]
-    write_atomic(target, lambda tmp: pdfjoin.join(pieces, tmp, font_of, subsets))
+    write_atomic(target, lambda tmp: pdfjoin.join(pieces, tmp, font_of, subsets, math_fonts))
     layout.cache.prune(set(keys) | set(overlay_keys))
     if svg is not None:
         svg.save()

@@ -8,7 +8,7 @@ outline from the parts' bookmarks, and points every font at one subset per font 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pikepdf
@@ -25,12 +25,19 @@ class Piece:
     """anchor → [page in the part, x, y] in PDF points."""
     bookmarks: list[list]
     """[level, label, page in the part, x, y]."""
+    math: list[bytes | None] = field(default_factory=list)
+    """Per page, the operators that draw its formulas (generator/emit/pdfmath.py), or None."""
 
 
-def join(pieces: list[Piece], target: Path, font_of: dict[str, str], subsets: dict[str, bytes]) -> None:
+def join(pieces: list[Piece], target: Path, font_of: dict[str, str], subsets: dict[str, bytes],
+         math_fonts: list = ()) -> None:
+    """math_fonts: (font digest, pdfmath.MathFont) of every font the formulas use."""
     pdf = pikepdf.new()
     open_q = pdf.make_stream(b"q\n")
-    close_q = pdf.make_stream(b"\nQ q /DLOverlay Do Q\n")
+    close_q = pdf.make_stream(b"\nQ\n")
+    overlay_do = pdf.make_stream(b"q /DLOverlay Do Q\n")
+    streams: dict[tuple[str, str], pikepdf.Stream] = {}
+    math_dicts = {font.resource: _math_font(pdf, digest, font, subsets, streams) for digest, font in math_fonts}
     starts: list[int] = []
     dests: dict[str, tuple[int, float, float]] = {}
     sources = []
@@ -42,7 +49,8 @@ def join(pieces: list[Piece], target: Path, font_of: dict[str, str], subsets: di
         if not starts:
             _copy_document_info(body, pdf)
         starts.append(len(pdf.pages))
-        for page, over in zip(body.pages, overlay.pages):
+        math = piece.math or [None] * len(body.pages)
+        for page, over, drawn in zip(body.pages, overlay.pages, math):
             form = pdf.copy_foreign(over.as_form_xobject())
             pdf.pages.append(page)
             added = pdf.pages[-1]
@@ -50,10 +58,17 @@ def join(pieces: list[Piece], target: Path, font_of: dict[str, str], subsets: di
             xobjects = Dictionary(resources.get("/XObject", Dictionary()))
             xobjects[OVERLAY] = form
             resources.XObject = xobjects
+            formulas = []
+            if drawn is not None:
+                fonts = Dictionary(resources.get("/Font", Dictionary()))
+                for name, font in math_dicts.items():
+                    fonts[Name(name)] = font
+                resources.Font = fonts
+                formulas = [pdf.make_stream(drawn)]
             added.obj.Resources = resources
             contents = added.obj.Contents
             parts = list(contents) if isinstance(contents, Array) else [contents]
-            added.obj.Contents = Array([open_q, *parts, close_q])
+            added.obj.Contents = Array([open_q, *parts, close_q, *formulas, overlay_do])
         for name, (page, x, y) in piece.anchors.items():
             dests.setdefault(name, (starts[-1] + page, x, y))
 
@@ -85,7 +100,7 @@ def join(pieces: list[Piece], target: Path, font_of: dict[str, str], subsets: di
                     del parents[deeper]
     pdf.Root.PageMode = Name.UseOutlines
 
-    _share_fonts(pdf, font_of, subsets)
+    _share_fonts(pdf, font_of, subsets, streams)
     # each part's pages share one resource dictionary, written once; trimming it per page
     # (remove_unreferenced_resources) parses every content stream and makes the file larger
     # streams pass through as the parts compressed them; new ones (font subsets) are compressed
@@ -109,9 +124,37 @@ def _fonts(resources) -> list:
     return list(fonts.values()) if fonts is not None else []
 
 
-def _share_fonts(pdf: pikepdf.Pdf, font_of: dict[str, str], subsets: dict[str, bytes]) -> None:
+def _font_file(pdf: pikepdf.Pdf, streams: dict, digest: str, key: str, data: bytes, subtype=None) -> pikepdf.Stream:
+    """The one embedded subset of a font file, shared by every font dictionary that uses it."""
+    if (digest, key) not in streams:
+        stream = pdf.make_stream(data)
+        if key == "/FontFile3":
+            stream.Subtype = subtype or Name.OpenType
+        else:
+            stream.Length1 = len(data)
+        streams[(digest, key)] = stream
+    return streams[(digest, key)]
+
+
+def _math_font(pdf: pikepdf.Pdf, digest: str, font, subsets: dict[str, bytes], streams: dict) -> pikepdf.Object:
+    """A Type0 font (Identity-H: glyph ids) for the formulas' glyphs of one KaTeX TrueType font."""
+    info = font.info
+    tag = "".join(chr(ord("A") + int(c, 16)) for c in digest[:6])
+    base = Name(f"/{tag}+{info.name}")
+    descriptor = Dictionary(Type=Name.FontDescriptor, FontName=base, Flags=4, FontBBox=Array(list(info.bbox)),
+                            ItalicAngle=info.italic_angle, Ascent=info.ascent, Descent=info.descent,
+                            CapHeight=info.cap_height, StemV=80,
+                            FontFile2=_font_file(pdf, streams, digest, "/FontFile2", subsets[digest]))
+    cid = Dictionary(Type=Name.Font, Subtype=Name.CIDFontType2, BaseFont=base,
+                     CIDSystemInfo=Dictionary(Registry=String("Adobe"), Ordering=String("Identity"), Supplement=0),
+                     FontDescriptor=pdf.make_indirect(descriptor), W=Array(font.widths()), CIDToGIDMap=Name.Identity)
+    return pdf.make_indirect(Dictionary(Type=Name.Font, Subtype=Name.Type0, BaseFont=base, Encoding=Name("/Identity-H"),
+                                        DescendantFonts=Array([pdf.make_indirect(cid)]),
+                                        ToUnicode=pdf.make_stream(font.to_unicode())))
+
+
+def _share_fonts(pdf: pikepdf.Pdf, font_of: dict[str, str], subsets: dict[str, bytes], streams: dict) -> None:
     """Every part embedded a stub; point each font at the one subset of its file."""
-    streams: dict[tuple[str, str], pikepdf.Stream] = {}
     seen: set[tuple[int, int]] = set()
     todo = []
     for page in pdf.pages:
@@ -129,13 +172,6 @@ def _share_fonts(pdf: pikepdf.Pdf, font_of: dict[str, str], subsets: dict[str, b
             continue
         descriptor = font.DescendantFonts[0].FontDescriptor
         for key in ("/FontFile3", "/FontFile2"):
-            if key not in descriptor:
-                continue
-            if (digest, key) not in streams:
-                stream = pdf.make_stream(subsets[digest])
-                if key == "/FontFile3":
-                    stream.Subtype = descriptor[key].get("/Subtype", Name.OpenType)
-                else:
-                    stream.Length1 = len(subsets[digest])
-                streams[(digest, key)] = stream
-            descriptor[key] = streams[(digest, key)]
+            if key in descriptor:
+                descriptor[key] = _font_file(pdf, streams, digest, key, subsets[digest],
+                                             descriptor[key].get("/Subtype"))

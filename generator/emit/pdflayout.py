@@ -20,6 +20,8 @@ from weasyprint.urls import URLFetcher
 
 from ..context import write_atomic
 from ..resources import TEMPLATES_DIR
+from . import pdfmath
+from .pdfmath import PLACEHOLDER_CLASS, font_id
 
 SCALE = 0.75  # CSS px → PDF points
 
@@ -85,21 +87,13 @@ def write_pdf(html_text: str, target: Path, base: Path, fetcher: LocalFetcher,
 _FONT_USE: dict[str, list] = {}
 
 
-def _font_id(data: bytes, index: int) -> str:
-    """A cheap identity for a font file: its size, index and both ends (fonts are tens of MB)."""
-    h = hashlib.sha256(f"{len(data)}:{index}:".encode())
-    h.update(data[:1 << 20])
-    h.update(data[-(1 << 20):])
-    return h.hexdigest()[:32]
-
-
 def _patch_font_embedding(fonts_dir: Path) -> None:
     """Embed a stub instead of a subset per part: pdfjoin embeds one subset of each font for the
     whole guide. Records which glyphs each font of this part uses, and keeps the font file."""
     from weasyprint.pdf import fonts as wfonts
 
     def clean(font, to_unicode, hinting):
-        digest = _font_id(font.file_content, font.index)
+        digest = font_id(font.file_content, font.index)
         path = fonts_dir / digest
         if not path.exists():
             write_atomic(path, lambda tmp: tmp.write_bytes(font.file_content))
@@ -121,12 +115,64 @@ def _box_text(box):
     return None
 
 
-def _slot_geometry(page_index: int, page_box, out: dict) -> None:
+def _boxes(box):
+    box = getattr(box, "_box", box)  # a positioned box (the contents' numbers) sits in a placeholder
+    yield box
+    for child in getattr(box, "children", ()):
+        yield from _boxes(child)
+
+
+def _classes(box) -> list[str]:
+    return (box.element.get("class") or "").split() if box.element is not None else []
+
+
+def _leader(box, page_index: int, page_height: float) -> list | None:
+    """A contents entry's leader: ``[page, from x, to x, y, grid origin x]`` in PDF points, from the end of
+    the title's last line to the page number's room, on the entry's last line (None on a page that
+    does not hold the entry's end)."""
+    from weasyprint.formatting_structure import boxes
+    end = None
+    has_number = False
+    for child in _boxes(box):
+        if child is box or child.element is None:
+            continue
+        classes = _classes(child)
+        if "toc-text" in classes and isinstance(child, boxes.InlineBox):
+            end = child  # the title's last fragment: its line is the last one
+        elif "pno" in classes:
+            has_number = True
+    if end is None or not has_number:
+        return None
+    em = box.style["font_size"]
+    x0 = end.position_x + end.margin_width()
+    x1 = box.content_box_x() + box.width
+    y = box.content_box_y() + box.height - LEADER_RAISE * em - 2  # 2 px: half the dots' 3 pt row
+    return [page_index, x0 * SCALE, x1 * SCALE, (page_height - y) * SCALE, box.content_box_x() * SCALE]
+
+
+LEADER_RAISE = 0.28  # em from the entry's bottom to the row of dots (over the descenders, near the baseline)
+
+
+def _geometry(page_index: int, page_box, page_height: float, out: dict, formulas: list, leaders: list) -> None:
+    """The places of the page-number slots (relative to the page's content box, CSS px), of the
+    formula boxes (``[page, x, top, width, height, key]`` in PDF points) and of the contents' leaders."""
     from weasyprint.formatting_structure import boxes
     origin_x, origin_y = page_box.content_box_x(), page_box.content_box_y()
-    for box in page_box.descendants():
-        box = getattr(box, "_box", box)  # a positioned box (the contents' numbers) sits in a placeholder
-        if box.element_tag != "span" or not isinstance(box, (boxes.InlineBox, boxes.BlockBox)):
+    for box in _boxes(page_box):
+        if box.element_tag == "a" and isinstance(box, boxes.BlockBox) and "toc-entry" in _classes(box):
+            leader = _leader(box, page_index, page_height)
+            if leader is not None:
+                leaders.append(leader)
+            continue
+        if box.element_tag != "span":
+            continue
+        if isinstance(box, boxes.InlineBlockBox):
+            key = box.element.get("data-f")
+            if key and box.element.get("class") == PLACEHOLDER_CLASS:
+                formulas.append([page_index, box.content_box_x() * SCALE, (page_height - box.content_box_y()) * SCALE,
+                                 box.width * SCALE, box.height * SCALE, key])
+            continue
+        if not isinstance(box, (boxes.InlineBox, boxes.BlockBox)):
             continue
         sid = box.element.get("id", "")
         if not sid.startswith("pno-") or sid in out:
@@ -173,7 +219,7 @@ def layout_part(job: dict) -> dict:
     try:
         document = HTML(string=job["html"], base_url=job["base"], url_fetcher=fetcher).render(
             font_config=config, stylesheets=sheets)
-        anchors, bookmarks, slots, covers = {}, [], {}, []
+        anchors, bookmarks, slots, covers, formulas, leaders = {}, [], {}, [], [], []
         for i, page in enumerate(document.pages):
             height = page.height
             for name, (x, y, _, _) in page.anchors.items():
@@ -184,14 +230,40 @@ def layout_part(job: dict) -> dict:
             # links leave the part as "xref:" URIs; pdfjoin turns them into named destinations
             page.links[:] = [("external", "xref:" + target, rect, box) if kind == "internal"
                              else (kind, target, rect, box) for kind, target, rect, box in page.links]
-            _slot_geometry(i, page._page_box, slots)
+            _geometry(i, page._page_box, height, slots, formulas, leaders)
             covers.append(page._page_box.margin_top == 0 and page._page_box.margin_left == 0)
         write_atomic(Path(job["pdf"]), lambda tmp: document.write_pdf(tmp))
     finally:
         logger.removeHandler(handler)
+    expected = job["html"].count(f'<span class="{PLACEHOLDER_CLASS}" data-f=')
+    if len(formulas) != expected:  # a box WeasyPrint did not lay out would lose its formula silently
+        handler.messages.append(f"{expected - len(formulas)} of {expected} formulas of this part were not placed")
+    drawn, glyphs = _drawn(len(document.pages), formulas, leaders, job.get("drawings", {}))
     return {"pages": len(document.pages), "anchors": anchors, "bookmarks": bookmarks, "slots": slots,
+            "drawn": drawn, "glyphs": glyphs,
             "cover": covers, "fonts": dict(_FONT_USE), "errors": handler.messages,
             "refused": fetcher.refused[refused_before:]}
+
+
+def _drawn(pages: int, formulas: list, leaders: list, drawings: dict) -> tuple[list, dict]:
+    """What the join draws on each page (formulas, contents leaders) as PDF operators, and the glyphs
+    used of each KaTeX font."""
+    drawing = pdfmath.Drawing(drawings)
+    by_page: dict[int, list] = {}
+    for page, *placed in formulas:
+        by_page.setdefault(page, []).append(placed)
+    dots: dict[int, list] = {}
+    for page, *leader in leaders:
+        dots.setdefault(page, []).append(leader)
+    out = []
+    for i in range(pages):
+        ops = [b for b in (drawing.page(by_page[i]) if i in by_page else None,
+                           pdfmath.leaders(dots[i]) if i in dots else None) if b]
+        out.append(b"".join(ops).decode("ascii") or None)
+    if drawing.missing:  # the parent hands every placed formula's drawing: a bug, never an empty formula
+        raise RuntimeError(f"{len(drawing.missing)} formulas were placed but have no drawing")
+    return out, {file: {str(gid): ch for gid, ch in sorted(font.glyphs.items())}
+                 for file, font in sorted(drawing.fonts.items())}
 
 
 def font_subset(font_file: Path, index: int, gids: set[int], target: Path) -> bytes:

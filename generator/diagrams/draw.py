@@ -71,8 +71,9 @@ class LabelError(ValueError):
         self.label = label
 
 
-def prepare_labels(spec):
-    """Rewrite every label of a spec for mathtext and check that it typesets."""
+def prepare_labels(spec, fonts: set[str] | None = None):
+    """Rewrite every label of a spec for mathtext and check that it typesets; add the fonts its math
+    is set in to ``fonts``."""
     from matplotlib.mathtext import MathTextParser
 
     parser = MathTextParser("path")
@@ -81,9 +82,11 @@ def prepare_labels(spec):
         fixed = mathtext_label(text)
         if fixed.count("$") - fixed.count(r"\$") >= 2:
             try:
-                parser.parse(fixed, dpi=72)
+                typeset = parser.parse(fixed, dpi=72)
             except ValueError as e:
                 raise LabelError(text, str(e).strip().splitlines()[-1]) from None
+            if fonts is not None:
+                fonts.update(glyph[0].family_name for glyph in typeset.glyphs)
         return fixed
 
     def walk(value, key=None):
@@ -100,11 +103,12 @@ def prepare_labels(spec):
 def render(spec: dict, prefix: str, svg: Path | None, png: Path | None, text_svg: Path | None = None) -> None:
     """Draw one checked spec and write the files that are not ``None``."""
     with plt.style.context(str(template("figures.mplstyle"))):
-        spec = prepare_labels(spec)
+        fonts: set[str] = set()
+        spec = prepare_labels(spec, fonts)
         fig = KINDS[spec["kind"]].draw(spec, Pen())
         try:
-            if text_svg is not None:
-                _save_text_svg(fig, text_svg, prefix)
+            if text_svg is not None:  # a label set in another font would only be drawn again as paths
+                _save_text_svg(fig, text_svg, prefix, as_text=fonts <= TEXT_FONTS)
             if svg is not None:
                 _write_svg(_svg_text(fig), svg, prefix)
             if png is not None:  # cropped as an Agg canvas measures it, whatever else was drawn
@@ -114,11 +118,13 @@ def render(spec: dict, prefix: str, svg: Path | None, png: Path | None, text_svg
             plt.close(fig)
 
 
-def _save_text_svg(fig, path: Path, prefix: str) -> None:
-    with plt.rc_context({"svg.fonttype": "none"}):
-        text = _svg_text(fig)
+def _save_text_svg(fig, path: Path, prefix: str, as_text: bool = True) -> None:
+    text = ""
+    if as_text:
+        with plt.rc_context({"svg.fonttype": "none"}):
+            text = _svg_text(fig)
     families = {f.strip().strip("'\"") for m in _FAMILY_RE.findall(text) for f in m.split(",")}
-    if not families <= TEXT_FONTS:
+    if not text or not families <= TEXT_FONTS:
         text = _svg_text(fig)  # text as paths
     _write_svg(text, path, prefix)
 

@@ -231,6 +231,57 @@ def test_cached_blocks_draw_without_importing_sympy(tmp_path):
     assert runs == ["True", "False"]  # the first run checks the block; the second reuses spec and alt text
 
 
+def _legend_lines(svg: str) -> list[list[float]]:
+    """The legend's handle lines as coordinates relative to the view box's corner."""
+    x0, y0 = (float(v) for v in re.search(r'viewBox="(\S+) (\S+) ', svg).groups())
+    legend = re.search(r'<g id="legend_1">(.*?)\n  </g>\n', svg, re.S).group(1)
+    lines = re.findall(r'<g id="line2d_\d+">\s*<path d="([^"]*)"', legend)
+    return [[float(v) - (x0 if i % 2 == 0 else y0) for i, v in enumerate(re.findall(r"-?[\d.]+", d))] for d in lines]
+
+
+@pytest.mark.parametrize("kind", ["optimizers", "norm-balls", "heatmap", "series"])
+def test_svg_is_cropped_as_a_tight_save_would_crop_it(kind):
+    """One drawing on a larger canvas, measured while drawing and cropped by the view box, gives the box
+    and the picture of matplotlib's own two-pass ``bbox_inches="tight"``; lines outside the figure (the
+    legend under the optimizers' axes) are not cut off by the canvas."""
+    import io
+
+    from generator.diagrams import draw
+
+    spec = draw.prepare_labels(diagrams.check_block(block(KINDS[kind]), Diagnostics()))
+    with draw.plt.style.context(str(diagrams.STYLE)):
+        fig = draw.KINDS[kind].draw(spec, draw.Pen())
+        ours = draw._svg_text(fig)
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", bbox_inches="tight")
+        draw.plt.close(fig)
+    size = re.compile(r'width="([^"]*)pt" height="([^"]*)pt"')
+    assert size.search(ours).groups() == size.search(buf.getvalue()).groups()
+    assert re.search(r'viewBox="0 0 ', buf.getvalue()) and not re.search(r'viewBox="0 0 ', ours)
+    if "legend_1" in ours:
+        mine, theirs = _legend_lines(ours), _legend_lines(buf.getvalue())
+        assert mine and all(len(line) >= 4 for line in mine)  # every handle line has both ends
+        assert len(mine) == len(theirs)
+        for a, b in zip(mine, theirs):
+            assert a == pytest.approx(b, abs=0.01)
+
+
+def test_typeset_math_is_shared_by_every_renderer_of_the_process():
+    """Each saved file has a renderer, each renderer a math parser: the typesetting is remembered once
+    for the process, per string, size, resolution and output type."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.mathtext import MathTextParser
+
+    from generator.diagrams import draw  # noqa: F401  (installs the shared memo)
+
+    prop = FontProperties(size=11)
+    first = MathTextParser("path").parse(r"$x_{12}^2$", 72, prop)
+    assert MathTextParser("path").parse(r"$x_{12}^2$", 72, prop.copy()) is first
+    assert MathTextParser("path").parse(r"$x_{12}^2$", 100, prop) is not first
+    assert MathTextParser("agg").parse(r"$x_{12}^2$", 72, prop) is not first
+    assert MathTextParser("path").parse(r"$x_{12}^2$", 72, FontProperties(size=9)).width < first.width
+
+
 def test_same_block_same_bytes(tmp_path):
     spec = diagrams.check_block(block(KINDS["heatmap"]), Diagnostics())
     name = diagrams.figure_name(spec, diagrams.code_version())

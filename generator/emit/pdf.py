@@ -608,7 +608,7 @@ def begin(doc: Document, out: Path) -> None:
     for new formulas (Node, on its own) and the layout workers (importing WeasyPrint, loading fonts)."""
     svg = mathsvg.Renderer(out / ".cache" / "mathsvg.json")
     if svg.available() is None:
-        svg.start(formulas_of(doc))
+        svg.start(formulas_of(doc), background=True)
     _BEGUN[out.resolve()] = (svg, start_pool())
     atexit.register(_abandon, out.resolve())
 
@@ -626,8 +626,11 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
     svg = svg or mathsvg.Renderer(out / ".cache" / "mathsvg.json")
     why_not = svg.available()
     if why_not is None:
-        svg.prepare(formulas_of(doc))
-    else:
+        try:
+            svg.prepare(formulas_of(doc))
+        except RuntimeError as e:  # Node failed or ran out of time: the guide still gets its formulas
+            why_not = str(e)
+    if why_not is not None:
         print(f"warning: formulas typeset with KaTeX HTML (slower to lay out): {why_not}", file=sys.stderr)
         svg = None
     katex = Katex(mathrender.cache_for(out / ".cache" / "katex-pdf.json"))

@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 import unicodedata
 import xml.etree.ElementTree as ET
@@ -276,6 +277,8 @@ class Renderer:
         self.cache = JsonCache(cache, VERSION)
         self.scratch = cache.parent
         self._job = None
+        self._reader: threading.Thread | None = None
+        self._failure: BaseException | None = None
 
     @staticmethod
     def available() -> str | None:
@@ -291,9 +294,12 @@ class Renderer:
     def _key(tex: str, display: bool) -> str:
         return f"{int(display)}{tex}"
 
-    def start(self, formulas: list[tuple[str, bool]]) -> None:
+    def start(self, formulas: list[tuple[str, bool]], background: bool = False) -> None:
         """Start rendering the formulas not cached yet in a Node process of their own, so that it runs
-        while the build does other work; :meth:`prepare` collects them. Files go through OUT/.cache."""
+        while the build does other work; :meth:`prepare` collects them. Files go through OUT/.cache.
+        ``background``: a thread reads Node's output as soon as it is there (turning glyphs into text and
+        flattening the SVG take about half a second, which the build's process has to spare while the
+        formulas are checked and the figures drawn)."""
         todo = sorted({(tex, d) for tex, d in formulas if self.cache.get(self._key(tex, d)) is None
                        and not has_cjk(tex)})
         if not todo or self._job is not None:
@@ -308,9 +314,24 @@ class Renderer:
                                     env=env, cwd=MATHJAX.parent)
         self._job = (todo, proc, files, time.monotonic() + 60 + 0.05 * len(todo))
         atexit.register(_stop, proc, files)  # a build that ends early (an error, Ctrl-C) leaves nothing
+        if background:
+            self._reader = threading.Thread(target=self._collect_in_background, daemon=True)
+            self._reader.start()
+
+    def _collect_in_background(self) -> None:
+        try:
+            self._collect()
+        except BaseException as e:  # handed to prepare(), in the build's own thread
+            self._failure = e
 
     def prepare(self, formulas: list[tuple[str, bool]]) -> None:
         """Render every formula not cached yet: collect what :meth:`start` began, then the rest."""
+        if self._reader is not None:
+            self._reader.join()
+            self._reader = None
+            if self._failure is not None:
+                failure, self._failure = self._failure, None
+                raise failure
         self._collect()
         self.start(formulas)
         self._collect()

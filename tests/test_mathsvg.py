@@ -67,3 +67,41 @@ def test_started_batch_runs_in_the_background_and_is_collected(tmp_path):
     r.prepare([(r"\sqrt{x^2 + 1}", True), (r"\beta", False), (r"\gamma", False)])  # one more: rendered now
     assert all(r.get(tex, d) is not None for tex, d in [(r"\sqrt{x^2 + 1}", True), (r"\beta", False), (r"\gamma", False)])
     assert not list(tmp_path.glob(".mathjax-*"))  # scratch files gone
+
+
+def test_background_reader_collects_before_prepare(tmp_path):
+    """begin() starts MathJax with a reader thread: the SVGs are read and flattened while the build
+    checks formulas; prepare() then only waits for the thread."""
+    r = mathsvg.Renderer(tmp_path / "mathsvg.json")
+    r.start([(r"\frac{a}{b}", True)], background=True)
+    r._reader.join(timeout=60)
+    assert r.cache.get(r._key(r"\frac{a}{b}", True))["flat"]["ops"]  # there before prepare
+    r.prepare([(r"\frac{a}{b}", True)])
+    assert r.get(r"\frac{a}{b}", True).flat is not None and not list(tmp_path.glob(".mathjax-*"))
+
+
+def test_background_failure_reaches_prepare(tmp_path, monkeypatch):
+    script = tmp_path / "broken.js"
+    script.write_text('process.stderr.write("no MathJax here"); process.exit(3);\n', encoding="utf-8")
+    monkeypatch.setattr(mathsvg, "SCRIPT", script)
+    r = mathsvg.Renderer(tmp_path / "mathsvg.json")
+    r.start([(r"x^2", False)], background=True)
+    with pytest.raises(RuntimeError, match="no MathJax here"):
+        r.prepare([(r"x^2", False)])
+
+
+def test_pdf_falls_back_to_katex_when_mathjax_fails(tmp_path, monkeypatch, capsys):
+    from generator.context import BuildContext
+    from generator.emit import pdf
+    from generator.location import Diagnostics
+    from generator.parse import parse_corpus
+
+    (tmp_path / "content").mkdir()
+    (tmp_path / "content" / "a.md").write_text("# 章\n\n## 问题 {#a.q}\n\n答案 $x^2$。\n", encoding="utf-8")
+    script = tmp_path / "broken.js"
+    script.write_text("process.exit(3);\n", encoding="utf-8")
+    monkeypatch.setattr(mathsvg, "SCRIPT", script)
+    doc = parse_corpus(tmp_path / "content", Diagnostics())
+    (target,) = pdf.emit(doc, tmp_path / "build", BuildContext(deck_name="t", output_name="t")).paths
+    assert target.is_file() and "KaTeX HTML" in capsys.readouterr().err
+    assert 'class="katex' in (tmp_path / "build" / ".cache" / "pdf" / "t.html").read_text(encoding="utf-8")

@@ -352,3 +352,28 @@ def test_every_contents_entry_gets_a_dotted_leader(guide):
     block = block[:block.index("S Q")]
     rows = {y for x, y in re.findall(r"([\d.]+) ([\d.]+) m \1 \2 l", block)}
     assert len(rows) == len(CHAPTERS) + len(QUESTIONS) + 1
+
+
+def test_subsets_started_early_are_cut_again_when_the_overlays_add_glyphs(tmp_path):
+    from fontTools.ttLib import TTFont
+
+    from generator import mathsvg
+
+    source = mathsvg.KATEX_FONTS / "KaTeX_Main-Regular.ttf"
+    folder = tmp_path / "fonts"
+    folder.mkdir()
+    digest = "d" * 32
+    shutil.copyfile(source, folder / digest)
+    layout = pdf._Layout(pdf._PartCache(tmp_path / "parts"), [tmp_path], folder, quiet=True)
+    try:
+        started = layout.start_subsets(folder, {digest: (0, {10, 11})})
+        final = {digest: (0, {10, 11, 12})}
+        subset = layout.subsets(folder, final, started)[digest]
+        again = layout.subsets(folder, final)[digest]  # from disk now
+    finally:
+        layout.close()
+    (kept,) = folder.glob(f"{digest}.*.subset")
+    assert kept == pdf._Layout._subset_path(folder, digest, {10, 11, 12}) and kept.read_bytes() == subset == again
+    font = TTFont(kept)
+    order = font.getGlyphOrder()
+    assert all(font["glyf"][order[g]].numberOfContours != 0 for g in (10, 11, 12))  # glyph ids kept

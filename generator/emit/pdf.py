@@ -529,32 +529,62 @@ class _Layout:
                 print(f"    pdf: laid out {label}: {meta['pages']} pages ({self.laid_out} pages laid out so far)",
                       file=sys.stderr, flush=True)
 
-    def subsets(self, folder: Path, fonts: dict[str, tuple[int, set[int]]]) -> dict[str, bytes]:
+    @staticmethod
+    def _subset_path(folder: Path, digest: str, gids: set[int]) -> Path:
+        key = hashlib.sha256(",".join(map(str, sorted(gids))).encode()).hexdigest()[:16]
+        return folder / f"{digest}.{key}.subset"
+
+    def start_subsets(self, folder: Path, fonts: dict[str, tuple[int, set[int]]]) -> dict:
+        """Start cutting the subsets that are not on disk yet (the overlays, laid out meanwhile, seldom
+        add a glyph); :meth:`subsets` collects them."""
+        started = {}
+        for digest, (index, gids) in fonts.items():
+            path = self._subset_path(folder, digest, gids)
+            if not path.is_file():
+                self.pool = self.pool or start_pool()
+                started[digest] = (path, self.pool.submit(_font_subset, str(folder / digest), index, sorted(gids),
+                                                          str(path)))
+        return started
+
+    def subsets(self, folder: Path, fonts: dict[str, tuple[int, set[int]]], started: dict | None = None) -> dict[str, bytes]:
         """One subset of each font file (``folder/<digest>``) with the glyphs the parts use; cached
         on disk by the glyph set, made by a worker when new."""
+        started = dict(started or {})
         found: dict[str, bytes] = {}
         todo = {}
         for digest, (index, gids) in fonts.items():
-            key = hashlib.sha256(",".join(map(str, sorted(gids))).encode()).hexdigest()[:16]
-            path = folder / f"{digest}.{key}.subset"
-            if path.is_file():
+            path = self._subset_path(folder, digest, gids)
+            early = started.get(digest)
+            if early is not None and early[0] == path:
+                todo[digest] = early
+                del started[digest]
+            elif path.is_file():
                 found[digest] = path.read_bytes()
             else:
-                todo[digest] = (path, index, gids)
-        if todo:
-            self.pool = self.pool or start_pool()
-            futures = {digest: self.pool.submit(_font_subset, str(folder / digest), index, sorted(gids), str(path))
-                       for digest, (path, index, gids) in todo.items()}
-            for digest, future in futures.items():
-                found[digest] = future.result(timeout=WORKER_TIMEOUT)
-                for old in folder.glob(f"{digest}.*.subset"):
-                    if old != todo[digest][0]:
-                        old.unlink(missing_ok=True)
+                self.pool = self.pool or start_pool()
+                todo[digest] = (path, self.pool.submit(_font_subset, str(folder / digest), index, sorted(gids),
+                                                       str(path)))
+        for path, future in started.values():  # cut for fewer glyphs than the guide ended up using
+            future.result(timeout=WORKER_TIMEOUT)
+            path.unlink(missing_ok=True)
+        for digest, (path, future) in todo.items():
+            found[digest] = future.result(timeout=WORKER_TIMEOUT)
+            for old in folder.glob(f"{digest}.*.subset"):
+                if old != path:
+                    old.unlink(missing_ok=True)
         return found
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown()
+
+
+def _fonts_used(metas: list[dict], fonts: dict[str, tuple[int, set[int]]], font_of: dict[str, str]) -> None:
+    """Add the glyphs each laid-out part used of each font file (by digest) to ``fonts``."""
+    for meta in metas:
+        for fhash, (digest, index, gids) in meta["fonts"].items():
+            font_of[fhash] = digest
+            fonts.setdefault(digest, (index, set()))[1].update(gids)
 
 
 def _math_fonts(metas: list[dict], folder: Path, fonts: dict[str, tuple[int, set[int]]]) -> list:
@@ -608,7 +638,7 @@ def begin(doc: Document, out: Path) -> None:
     for new formulas (Node, on its own) and the layout workers (importing WeasyPrint, loading fonts)."""
     svg = mathsvg.Renderer(out / ".cache" / "mathsvg.json")
     if svg.available() is None:
-        svg.start(formulas_of(doc))
+        svg.start(formulas_of(doc), background=True)
     _BEGUN[out.resolve()] = (svg, start_pool())
     atexit.register(_abandon, out.resolve())
 
@@ -626,8 +656,11 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
     svg = svg or mathsvg.Renderer(out / ".cache" / "mathsvg.json")
     why_not = svg.available()
     if why_not is None:
-        svg.prepare(formulas_of(doc))
-    else:
+        try:
+            svg.prepare(formulas_of(doc))
+        except RuntimeError as e:  # Node failed or ran out of time: the guide still gets its formulas
+            why_not = str(e)
+    if why_not is not None:
         print(f"warning: formulas typeset with KaTeX HTML (slower to lay out): {why_not}", file=sys.stderr)
         svg = None
     katex = Katex(mathrender.cache_for(out / ".cache" / "katex-pdf.json"))
@@ -681,17 +714,15 @@ def emit(doc: Document, out: Path, ctx: BuildContext) -> Emitted:
         overlay_html = [_overlay_html(metas[key], first_page, total, pages, slots)
                         for key, first_page, (_, slots) in zip(keys, firsts, filled)]
         overlay_keys = [layout.cache.key(text, overlay_sheets, base) for text in overlay_html]
-        overlays = layout.run([(key, f"page numbers of {part.label}", text, overlay_sheets, base, None)
-                               for key, part, text in zip(overlay_keys, parts, overlay_html)], verbose=False)
         fonts: dict[str, tuple[int, set[int]]] = {}
         font_of: dict[str, str] = {}
-        for key in keys + overlay_keys:
-            meta = metas.get(key) or overlays[key]
-            for fhash, (digest, index, gids) in meta["fonts"].items():
-                font_of[fhash] = digest
-                fonts.setdefault(digest, (index, set()))[1].update(gids)
+        _fonts_used([metas[key] for key in keys], fonts, font_of)
         math_fonts = _math_fonts([metas[key] for key in keys], cache_dir / "fonts", fonts)
-        subsets = layout.subsets(cache_dir / "fonts", fonts)
+        started = layout.start_subsets(cache_dir / "fonts", fonts)
+        overlays = layout.run([(key, f"page numbers of {part.label}", text, overlay_sheets, base, None)
+                               for key, part, text in zip(overlay_keys, parts, overlay_html)], verbose=False)
+        _fonts_used([overlays[key] for key in overlay_keys], fonts, font_of)
+        subsets = layout.subsets(cache_dir / "fonts", fonts, started)
     finally:
         layout.close()
 

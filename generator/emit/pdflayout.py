@@ -8,7 +8,6 @@ content folder, the drawn figures, the fonts and the templates.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 from urllib.parse import unquote, urlsplit

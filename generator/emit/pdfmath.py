@@ -12,12 +12,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import re
 from dataclasses import dataclass, field
 
-from ..mathsvg import compose, font_info
-from ..mathsvg import FontInfo  # noqa: F401  (re-exported for the join's type hints)
+from ..mathsvg import FontInfo, compose, font_info
 
 PLACEHOLDER_CLASS = "math-svg"
+_PATH_CMD_RE = re.compile(r"([MLHVQTZ])([^MLHVQTZ]*)")
+_NUMBER_RE = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:e-?\d+)?")
 
 
 def font_id(data: bytes, index: int) -> str:
@@ -55,13 +57,11 @@ def _m(m) -> str:
 def _path(d: str) -> str:
     """MathJax's path data (absolute M L H V Q T Z, the subset :func:`..mathsvg.flatten` accepts) as PDF
     operators; quadratic curves become cubic ones."""
-    import re
-
     out: list[str] = []
     x = y = 0.0
     qx = qy = None  # the last quadratic control point, for T
-    for cmd, args in re.findall(r"([MLHVQTZ])([^MLHVQTZ]*)", d):
-        v = [float(t) for t in re.findall(r"-?(?:\d+\.?\d*|\.\d+)(?:e-?\d+)?", args)]
+    for cmd, args in _PATH_CMD_RE.findall(d):
+        v = [float(t) for t in _NUMBER_RE.findall(args)]
         if cmd == "Z":
             out.append("h")
             qx = qy = None

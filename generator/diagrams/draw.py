@@ -86,7 +86,10 @@ def prepare_labels(spec, fonts: set[str] | None = None):
             except ValueError as e:
                 raise LabelError(text, str(e).strip().splitlines()[-1]) from None
             if fonts is not None:
-                fonts.update(glyph[0].family_name for glyph in typeset.glyphs)
+                try:
+                    fonts.update(glyph[0].family_name for glyph in typeset.glyphs)
+                except (AttributeError, IndexError, TypeError):
+                    pass  # glyphs shaped otherwise (another matplotlib): the drawn SVG is checked anyway
         return fixed
 
     def walk(value, key=None):

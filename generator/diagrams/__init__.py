@@ -5,7 +5,8 @@ kept as text for the PDF, PNG for Anki; a build draws only what its outputs embe
 importing matplotlib, so ``make check`` stays fast. ``draw_document`` validates, then draws
 the blocks whose files do not exist yet. A file name is the hash of the checked spec, the
 style file and the drawing code, so an unchanged figure is never redrawn and a changed
-one never reuses a stale file. More than a few figures to draw are spread over processes.
+one never reuses a stale file. More than a few blocks to check or draw are spread over
+processes, each block checked and drawn in one task.
 
 The catalog of kinds and their keys is documented in docs/format.md; each kind is one module
 of :mod:`.kinds` (its checks, drawing and alt text); the numbers (optimiser paths, receptive
@@ -31,7 +32,7 @@ from .spec import SpecError, load
 PACKAGE_DIR = Path(__file__).resolve().parent
 STYLE = template("figures.mplstyle")
 PARALLEL_MIN = 4
-"""Draw in worker processes when more than this many figures changed."""
+"""Check and draw in worker processes when more than this many blocks need it."""
 MAX_WORKERS = 4
 
 

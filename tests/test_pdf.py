@@ -377,3 +377,22 @@ def test_subsets_started_early_are_cut_again_when_the_overlays_add_glyphs(tmp_pa
     font = TTFont(kept)
     order = font.getGlyphOrder()
     assert all(font["glyf"][order[g]].numberOfContours != 0 for g in (10, 11, 12))  # glyph ids kept
+
+
+def test_a_build_that_stopped_before_its_pdf_leaves_no_workers_to_the_next(project):
+    """In the watcher, a build with errors never reaches the PDF: the next build's begin() stops the
+    layout workers the failed one started instead of leaving them running."""
+    write(project / "content", "a.md", "# 章\n\n## 问题 {#a.q}\n\n答案 $x$。\n")
+    doc = parse_corpus(project / "content", Diagnostics())
+    out = project / "build"
+    pdf.begin(doc, out)
+    first = pdf._BEGUN[out.resolve()][1]
+    first.submit(int).result(timeout=60)
+    processes = list(first._processes.values())
+    pdf.begin(doc, out)
+    try:
+        assert all(not p.is_alive() for p in processes)
+        assert pdf._BEGUN[out.resolve()][1] is not first
+    finally:
+        pdf._abandon(out.resolve())
+    assert out.resolve() not in pdf._BEGUN

@@ -636,15 +636,20 @@ _BEGUN: dict[Path, tuple] = {}
 def begin(doc: Document, out: Path) -> None:
     """Start what the guide needs of the content alone while the build checks and draws: MathJax
     for new formulas (Node, on its own) and the layout workers (importing WeasyPrint, loading fonts)."""
+    key = out.resolve()
+    if key in _BEGUN:  # the last build (in the watcher) ended before its PDF: its workers go first
+        _abandon(key)
+    else:
+        atexit.register(_abandon, key)
     svg = mathsvg.Renderer(out / ".cache" / "mathsvg.json")
     if svg.available() is None:
         svg.start(formulas_of(doc), background=True)
-    _BEGUN[out.resolve()] = (svg, start_pool())
-    atexit.register(_abandon, out.resolve())
+    _BEGUN[key] = (svg, start_pool())
 
 
 def _abandon(out: Path) -> None:
-    """A build that stopped before the PDF (an error, Ctrl-C) stops the workers it started."""
+    """A build that stopped before the PDF (an error, Ctrl-C) stops the workers it started (at exit,
+    or at the next build's start in the watcher)."""
     begun = _BEGUN.pop(out, None)
     if begun is not None:
         workers._stop(begun[1])

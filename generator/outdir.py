@@ -175,3 +175,50 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copyfile(src, dst)
+
+
+SNAPSHOT = Path(".cache") / "previous"
+
+
+class Snapshot:
+    """The outputs in OUT (and the deck's lock) as they were before a build wrote any: a build that
+    fails while writing (a later output's error, Ctrl-C) puts them all back, so a failed build
+    changes nothing. Hard links: taking one costs no copy, and the writers replace files by rename,
+    which leaves the linked old file intact."""
+
+    def __init__(self, out: Path, extra: Iterable[Path] = ()):
+        self.out = out
+        self.folder = out / SNAPSHOT
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.saved: dict[Path, Path] = {}
+        extra = list(extra)
+        self.absent = [path for path in extra if not path.exists()]
+        for path in [*self._outputs(), *extra]:
+            if path.is_file() and not path.is_symlink():
+                copy = self.folder / str(len(self.saved))
+                try:
+                    os.link(path, copy)
+                except OSError:  # another file system (the lock in the content folder), or no links
+                    shutil.copy2(path, copy)
+                self.saved[path] = copy
+
+    def _outputs(self) -> list[Path]:
+        return sorted(p for p in self.out.iterdir() if p.is_file() and not p.name.startswith("."))
+
+    def restore(self) -> None:
+        """Put every saved file back and remove the outputs this build added."""
+        for path in [*self._outputs(), *self.absent]:
+            if path not in self.saved:
+                path.unlink(missing_ok=True)
+        for path, copy in self.saved.items():
+            try:
+                os.replace(copy, path)
+            except OSError:  # across file systems: copy next to it, then rename
+                tmp = path.with_name(f".{path.name}.restore.tmp")
+                shutil.copy2(copy, tmp)
+                os.replace(tmp, path)
+        self.discard()
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -285,26 +285,33 @@ def _build(cfg: BuildConfig) -> BuildResult:
     doc, ctx = analysis.doc, analysis.ctx
     from .verify import write_report
 
-    write_report(doc, ctx.formulas, cfg.out / "check-report.json")
-    results: list[Emitted] = []
-    for target in cfg.targets:
-        emitted = importlib.import_module(EMITTERS[target]).emit(doc, cfg.out, ctx)
-        results.append(emitted)
-        print_diagnostics(emitted.diagnostics)
-        paths = ", ".join(str(p) for p in emitted.paths)
-        progress.stage(target, f"{paths} ({emitted.summary})" if emitted.summary else paths)
+    # a build that fails from here on (a later output's error, Ctrl-C) leaves every earlier output as it was
+    snapshot = outdir.Snapshot(cfg.out, [cfg.content / DECK_LOCK] if "deck" in cfg.targets else [])
+    try:
+        write_report(doc, ctx.formulas, cfg.out / "check-report.json")
+        results: list[Emitted] = []
+        for target in cfg.targets:
+            emitted = importlib.import_module(EMITTERS[target]).emit(doc, cfg.out, ctx)
+            results.append(emitted)
+            print_diagnostics(emitted.diagnostics)
+            paths = ", ".join(str(p) for p in emitted.paths)
+            progress.stage(target, f"{paths} ({emitted.summary})" if emitted.summary else paths)
+    except BaseException:
+        snapshot.restore()
+        raise
     outputs = tuple(p for e in results for p in e.paths)
     late = tuple(d for e in results for d in e.diagnostics)
     diagnostics = tuple(sorted(analysis.diagnostics + late, key=_order))
     warnings = [d for d in diagnostics if d.severity == "warning"]
     if any(d.severity == "error" for d in late) or (cfg.strict and warnings):
+        snapshot.restore()
         print(f"build failed: {len(late)} problems while writing the outputs "
-              f"({len(warnings)} warnings in all); the outputs were written but are not recorded as up to date",
-              file=sys.stderr)
-        return BuildResult(ok=False, outputs=outputs, diagnostics=diagnostics)
+              f"({len(warnings)} warnings in all); nothing in {cfg.out} was changed", file=sys.stderr)
+        return BuildResult(ok=False, diagnostics=diagnostics)
     outdir.publish_figures([p for f in ctx.figures.values() for p in (f.svg, f.png, f.text_svg) if p is not None],
                            cfg.out)
     _save_manifest(cfg, input_fingerprint(cfg), list(outputs))
+    snapshot.discard()
     if not cfg.quiet:
         notes = list(doc.notes)
         cards = sum(card_count(n) for n in notes)

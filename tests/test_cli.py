@@ -113,3 +113,41 @@ def test_deck_lock_is_an_input_of_the_deck_only(project, capsys):
     (project / "content" / anki.LOCK_NAME).write_text("{}\n", encoding="utf-8")
     assert run("build", "--only", "deck") == 0
     assert "nothing changed" not in capsys.readouterr().err  # the deck does read it
+
+
+def _failing_html(monkeypatch, how: str) -> None:
+    """The cheat sheet, the last output of a deck+html build, fails after the deck was written."""
+    from generator.context import Emitted
+    from generator.emit import html
+    from generator.location import Diagnostic, GeneratorError, SourceLocation
+
+    real = html.emit
+
+    def emit(doc, out, ctx):
+        emitted = real(doc, out, ctx)
+        if how == "raise":
+            raise GeneratorError("the cheat sheet failed")
+        return Emitted(emitted.paths, (Diagnostic(SourceLocation(doc.root, 1), "error", "late problem"),))
+    monkeypatch.setattr(html, "emit", emit)
+
+
+@pytest.mark.parametrize("how", ["raise", "error"])
+def test_a_later_output_failing_leaves_every_earlier_output_as_it_was(project, monkeypatch, how):
+    path = write(project / "content", "a.md", "# 章\n\n## 问题 {#a.q}\n\n答案。\n")
+    assert run("build", "--only", "deck,html", "-q") == 0
+    before, lock = snapshot(project / "build"), (project / "content" / "deck.lock.json").read_bytes()
+    path.write_text(path.read_text(encoding="utf-8").replace("答案。", "新答案。\n\n## 新问题 {#a.r}\n\n新的。"),
+                    encoding="utf-8")
+    _failing_html(monkeypatch, how)
+    assert run("build", "--only", "deck,html", "-q") == 1
+    assert snapshot(project / "build") == before  # the deck was written, then put back
+    assert (project / "content" / "deck.lock.json").read_bytes() == lock
+    assert not list((project / "build").glob(".*.tmp")) and not (project / "build" / ".cache" / "previous").exists()
+
+
+def test_a_first_build_that_fails_late_leaves_no_outputs(project, monkeypatch):
+    write(project / "content", "a.md", "# 章\n\n## 问题 {#a.q}\n\n答案。\n")
+    _failing_html(monkeypatch, "error")
+    assert run("build", "--only", "deck,html", "-q") == 1
+    assert not [p for p in (project / "build").iterdir() if not p.name.startswith(".")]
+    assert not (project / "content" / "deck.lock.json").exists()

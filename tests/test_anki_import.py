@@ -270,3 +270,35 @@ def test_note_guids_are_genankis(project, col):
     import_apkg(col, _build(project))
     stored = {i: note.guid for i, note in _notes(col).items()}
     assert len(stored) == 3 and all(g == genanki.guid_for(NAMESPACE, i) for i, g in stored.items())
+
+
+def test_wide_display_formula_scrolls_inside_a_phone_width_card(project, col, browser):
+    """A card as Anki shows it (the note type's CSS, MathJax 3 CHTML from npm mathjax-full) at 360 px:
+    a display formula wider than the screen scrolls in its line; the card itself never gets wider."""
+    from generator.resources import MATHJAX_DIR
+
+    wide = " + ".join(f"\\frac{{x_{{{i}}}^2}}{{\\sigma_{{{i}}}}}" for i in range(1, 25))
+    write(project / "content", "a.md", f"# 章\n\n## 很宽的公式 {{#w.q}}\n\n$$\nS = {wide}\n$$\n")
+    assert run("build", "--only", "deck", "-q") == 0
+    import_apkg(col, next((project / "build").glob("*.apkg")))
+    card = col.get_card(col.find_cards("")[0])
+    script = (MATHJAX_DIR / "es5" / "tex-chtml.js").as_uri()
+    page = project / "card.html"
+    page.write_text(
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
+        f'<script src="{script}"></script></head><body class="card mobile">{card.answer()}</body></html>',
+        encoding="utf-8")
+    tab = browser.new_page(viewport={"width": 360, "height": 640})
+    try:
+        tab.goto(page.as_uri())
+        tab.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30000)
+        tab.evaluate("MathJax.startup.promise")
+        got = tab.evaluate("""() => {
+            const box = document.querySelector('mjx-container[display="true"]');
+            return {page: document.documentElement.scrollWidth, view: window.innerWidth,
+                    inner: box ? box.scrollWidth : 0, shown: box ? box.clientWidth : 0};
+        }""")
+    finally:
+        tab.close()
+    assert got["inner"] > got["view"], got  # the formula really is wider than the phone
+    assert got["page"] <= got["view"] and got["shown"] <= got["view"], got

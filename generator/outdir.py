@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .context import write_atomic
 from .location import GeneratorError
 
 LOCK = Path(".cache") / "build.lock"
@@ -197,10 +198,7 @@ class Snapshot:
         for path in [*self._outputs(), *extra]:
             if path.is_file() and not path.is_symlink():
                 copy = self.folder / str(len(self.saved))
-                try:
-                    os.link(path, copy)
-                except OSError:  # another file system (the lock in the content folder), or no links
-                    shutil.copy2(path, copy)
+                _link_or_copy(path, copy)  # a copy across file systems (the lock in the content folder)
                 self.saved[path] = copy
 
     def _outputs(self) -> list[Path]:
@@ -215,9 +213,7 @@ class Snapshot:
             try:
                 os.replace(copy, path)
             except OSError:  # across file systems: copy next to it, then rename
-                tmp = path.with_name(f".{path.name}.restore.tmp")
-                shutil.copy2(copy, tmp)
-                os.replace(tmp, path)
+                write_atomic(path, lambda tmp, copy=copy: shutil.copyfile(copy, tmp))
         self.discard()
 
     def discard(self) -> None:

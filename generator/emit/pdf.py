@@ -320,7 +320,7 @@ FRONT_LABEL = "cover and contents"
 WORKER_TIMEOUT = 900  # seconds for one part, whatever the machine's load
 _FONT_FACE_RE = re.compile(r"@font-face\s*\{[^}]*\}")
 _SLOT_RE = re.compile(r'<span class="pno" data-target="([^"]*)"(?: data-align="(left|right|center)")?></span>')
-_DRAWN_RE = re.compile(r'<span class="math-svg" data-f="([0-9a-f]+)"')
+_DRAWN_RE = re.compile(f'<span class="{pdfmath.PLACEHOLDER_CLASS}" data-f="([0-9a-f]+)"')
 _FILE_RE = re.compile(r'(?:src|url)\(?="?(file://[^")]+)')
 
 

@@ -5,21 +5,18 @@ WeasyPrint lays each formula out as an empty box of the formula's size (``span.m
 records where the box landed (:mod:`.pdflayout`); this module turns :func:`..mathsvg.flatten`'s
 glyphs, rules and paths into a content stream per page, with the glyphs as text in the KaTeX fonts
 (one subset each for the whole guide, searchable through a ToUnicode map). Drawing a formula here
-costs some microseconds; WeasyPrint's SVG renderer took about 10 ms.
+costs some microseconds; WeasyPrint's SVG renderer took about 8 ms.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
 import math
-import re
 from dataclasses import dataclass, field
 
-from ..mathsvg import FontInfo, compose, font_info
+from ..mathsvg import KATEX_FONTS, NUMBER_RE, PATH_COMMAND_RE, FontInfo, compose, font_info
 
 PLACEHOLDER_CLASS = "math-svg"
-_PATH_CMD_RE = re.compile(r"([MLHVQTZ])([^MLHVQTZ]*)")
-_NUMBER_RE = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:e-?\d+)?")
 
 
 def font_id(data: bytes, index: int) -> str:
@@ -33,8 +30,6 @@ def font_id(data: bytes, index: int) -> str:
 @functools.lru_cache(maxsize=1)
 def fonts_version() -> str:
     """The KaTeX font files' sizes: their glyph ids are in the operators a cached part holds."""
-    from ..mathsvg import KATEX_FONTS
-
     return ",".join(f"{p.name}:{p.stat().st_size}" for p in sorted(KATEX_FONTS.glob("*.ttf")))
 
 
@@ -60,8 +55,8 @@ def _path(d: str) -> str:
     out: list[str] = []
     x = y = 0.0
     qx = qy = None  # the last quadratic control point, for T
-    for cmd, args in _PATH_CMD_RE.findall(d):
-        v = [float(t) for t in _NUMBER_RE.findall(args)]
+    for cmd, args in PATH_COMMAND_RE.findall(d):
+        v = [float(t) for t in NUMBER_RE.findall(args)]
         if cmd == "Z":
             out.append("h")
             qx = qy = None
